@@ -1,0 +1,78 @@
+#include "ingest/snapshot.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+
+namespace pulse::ingest {
+namespace {
+
+TEST(UnescapeCopyFieldTest, DecodesEscapes) {
+  struct Case {
+    const char* in;
+    std::string want;
+  };
+  const Case cases[] = {
+      {"plain", "plain"},
+      {"a\\tb", "a\tb"},
+      {"line\\nnext\\r", "line\nnext\r"},
+      {"back\\\\slash", "back\\slash"},
+      {"\\b\\f\\v", "\b\f\v"},
+      {"\\101\\1", "A\x01"},
+      {"", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.in);
+    std::string out;
+    ASSERT_TRUE(UnescapeCopyField(c.in, out));
+    EXPECT_EQ(out, c.want);
+  }
+}
+
+TEST(UnescapeCopyFieldTest, NullMarkerIsNotAValue) {
+  std::string out;
+  EXPECT_FALSE(UnescapeCopyField("\\N", out));
+  EXPECT_TRUE(UnescapeCopyField("\\\\N", out));
+  EXPECT_EQ(out, "\\N");
+}
+
+TEST(SnapshotStateTest, RoundTripsThroughTheFile) {
+  std::string path = ::testing::TempDir() + "/ingest-test.state";
+  SnapshotState s{.slot = "pulse",
+                  .slot_created = true,
+                  .consistent_point = Lsn(0x1234),
+                  .pg_snapshot = "730:735:731,733",
+                  .done = false,
+                  .last_id = 99,
+                  .rows = 98};
+  ASSERT_TRUE(SaveSnapshotState(path, s).ok());
+  auto loaded = LoadSnapshotState(path);
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->pg_snapshot, "730:735:731,733");
+  EXPECT_EQ((*loaded)->consistent_point, Lsn(0x1234));
+  EXPECT_EQ((*loaded)->last_id, 99);
+  EXPECT_EQ((*loaded)->rows, 98);
+  EXPECT_TRUE((*loaded)->slot_created);
+  std::remove(path.c_str());
+}
+
+TEST(SnapshotStateTest, MissingFileIsNoState) {
+  auto loaded = LoadSnapshotState("/nonexistent/ingest.state");
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_FALSE(loaded->has_value());
+}
+
+TEST(SnapshotStateTest, DamagedSnapshotTextIsRefused) {
+  std::string path = ::testing::TempDir() + "/ingest-bad.state";
+  SnapshotState s{.slot = "pulse",
+                  .slot_created = true,
+                  .pg_snapshot = "1:2:3); DROP TABLE x; --"};
+  ASSERT_TRUE(SaveSnapshotState(path, s).ok());
+  auto loaded = LoadSnapshotState(path);
+  EXPECT_EQ(loaded.status().code(), Status::Code::kDataLoss);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace pulse::ingest

@@ -1,0 +1,293 @@
+// Session streaming: the replication loop, the decoder's callbacks, and the
+// periodic work that acknowledges WAL.
+
+#include <fmt/format.h>
+
+#include "common/shutdown.h"
+#include "common/time_util.h"
+#include "ingest/session.h"
+
+namespace pulse::ingest {
+
+namespace {
+
+constexpr std::string_view kHeartbeatPrefix = "pulse.heartbeat";
+
+}  // namespace
+
+Status Session::Stream() {
+  // Start from the slot's confirmed position (0/0 asks for exactly that).
+  PULSE_ASSIGN_OR_RETURN(
+      ReplicationStream s,
+      ReplicationStream::Start(std::move(repl_), o_.names.slot,
+                               o_.names.publication, Lsn()));
+  stream_.emplace(std::move(s));
+  Health::Get().SetReady("ingest", true);
+  log_.Info("streaming_started",
+            {{"slot", o_.names.slot}, {"acked", shared_.acked.ToString()}});
+
+  while (!StopSignal::Get().requested()) {
+    PULSE_RETURN_IF_ERROR(Tick());
+    PULSE_RETURN_IF_ERROR(WaitForRoom());
+
+    PULSE_ASSIGN_OR_RETURN(StreamEvent e,
+                           stream_->Next(std::chrono::milliseconds(100)));
+    switch (e.kind) {
+      case StreamEvent::Kind::kNone:
+        break;
+      case StreamEvent::Kind::kData:
+        change_lsn_ = e.data_start;
+        PULSE_RETURN_IF_ERROR(decoder_.Decode(e.message, *this));
+        break;
+      case StreamEvent::Kind::kKeepalive:
+        // Outside a transaction, everything before wal_end has reached us:
+        // a unit without messages makes it acknowledgeable once all
+        // earlier units are durable. This is what keeps an idle table's
+        // slot moving while other tables are busy.
+        if (!in_txn_ && e.wal_end > shared_.acked) {
+          AckTracker::UnitId marker = shared_.tracker.Open();
+          shared_.tracker.Close(marker, e.wal_end.value());
+        }
+        if (e.reply_requested) {
+          last_status_ = {};  // answer in this Tick
+        }
+        break;
+    }
+  }
+
+  // Clean stop: deliver what is queued and report it durable.
+  PULSE_RETURN_IF_ERROR(shared_.publisher->Flush(30000));
+  AdvanceAck();
+  if (stream_) {
+    stream_->SendStatus(shared_.acked, false).IgnoreError();
+    stream_->Close();
+  }
+  return Status::Cancelled("stop requested");
+}
+
+Status Session::OnBegin(const BeginMessage& m) {
+  in_txn_ = true;
+  begin_ = m;
+  unit_ = shared_.tracker.Open();
+  return Status::Ok();
+}
+
+Status Session::OnCommit(const CommitMessage& m) {
+  shared_.tracker.Close(unit_, m.end_lsn.value());
+  in_txn_ = false;
+  m_.transactions.Increment();
+  return Status::Ok();
+}
+
+Status Session::OnInsert(const ActivityRow& row) {
+  if (!in_txn_) {
+    return Status::DataLoss("pgoutput: insert outside a transaction");
+  }
+  SourcePosition pos{.lsn = change_lsn_,
+                     .commit_lsn = begin_.final_lsn,
+                     .xid = begin_.xid,
+                     .snapshot = false};
+  PULSE_RETURN_IF_ERROR(Publish(row, pos, unit_));
+  m_.rows_streamed.Increment();
+  return Status::Ok();
+}
+
+void Session::OnMessage(const LogicalMessage& m) {
+  if (m.prefix != kHeartbeatPrefix || m.transactional) {
+    return;
+  }
+  // The heartbeat carries the time it was sent: its age is the lag.
+  int64_t sent = 0;
+  for (char c : m.content) {
+    if (c < '0' || c > '9') {
+      return;
+    }
+    sent = sent * 10 + (c - '0');
+  }
+  m_.lag_seconds.Set(static_cast<double>(NowMs() - sent) / 1000.0);
+  if (!in_txn_ && m.lsn > shared_.acked) {
+    AckTracker::UnitId marker = shared_.tracker.Open();
+    shared_.tracker.Close(marker, m.lsn.value());
+  }
+}
+
+void Session::OnSkipped(SkippedChange kind) {
+  switch (kind) {
+    case SkippedChange::kUpdate:
+      m_.skipped_update.Increment();
+      break;
+    case SkippedChange::kDelete:
+      m_.skipped_delete.Increment();
+      break;
+    case SkippedChange::kTruncate:
+      m_.skipped_truncate.Increment();
+      log_.Warn("truncate_seen",
+                {{"table", o_.names.QualifiedTable()},
+                 {"effect", "rollups keep counting the removed rows"}});
+      break;
+    case SkippedChange::kOtherTable:
+      m_.skipped_other.Increment();
+      break;
+  }
+}
+
+void Session::OnRelation(const std::vector<std::string>& columns) {
+  if (columns == columns_) {
+    return;
+  }
+  if (!columns_.empty()) {
+    log_.Info("relation_changed",
+              {{"table", o_.names.QualifiedTable()},
+               {"columns", fmt::format("{}", fmt::join(columns, ","))}});
+  }
+  columns_ = columns;
+}
+
+const AckTracker::Horizon* Session::Horizon() {
+  if (!shared_.horizon) {
+    return nullptr;
+  }
+  return &shared_.horizon->Get(std::chrono::milliseconds(200));
+}
+
+void Session::AdvanceAck() {
+  const AckTracker::Horizon* h = o_.ack == AckMode::kSink ? Horizon() : nullptr;
+  std::optional<uint64_t> tag = shared_.tracker.DurableTag(h);
+  if (tag && Lsn(*tag) > shared_.acked) {
+    shared_.acked = Lsn(*tag);
+    m_.acked_lsn.Set(static_cast<double>(*tag));
+  }
+}
+
+Status Session::CheckpointSnapshot() {
+  const AckTracker::Horizon* h = o_.ack == AckMode::kSink ? Horizon() : nullptr;
+  std::optional<uint64_t> tag = shared_.snapshot_tracker.DurableTag(h);
+  if (!tag) {
+    return Status::Ok();
+  }
+
+  // Every chunk up to `tag` is durable: its rows need no redo.
+  auto last_id = static_cast<int64_t>(*tag);
+  while (!chunks_.empty() && chunks_.front().last_id <= last_id) {
+    state_.rows += chunks_.front().rows;
+    chunks_.pop_front();
+  }
+  state_.last_id = std::max(state_.last_id, last_id);
+  return SaveSnapshotState(state_path_, state_);
+}
+
+Status Session::WaitForRoom() {
+  if (o_.max_ahead <= 0) {
+    return Status::Ok();
+  }
+
+  // Pause reading while some partition is too far ahead of the
+  // aggregator's committed offset; deliveries and status keep flowing.
+  bool waited = false;
+  while (!StopSignal::Get().requested()) {
+    const AckTracker::Horizon* h = Horizon();
+    bool room = true;
+    for (const auto& [partition, delivered] :
+         shared_.tracker.delivered_offsets()) {
+      auto it = h->find(partition);
+      int64_t committed = it == h->end() ? 0 : it->second;
+      room = room && delivered - committed < o_.max_ahead;
+    }
+    if (room) {
+      break;
+    }
+    waited = true;
+    m_.backpressure.Set(1);
+    PULSE_RETURN_IF_ERROR(Tick());
+    shared_.publisher->Poll(50);
+  }
+  if (waited) {
+    m_.backpressure.Set(0);
+  }
+  return Status::Ok();
+}
+
+Status Session::Tick() {
+  // Deliveries first: they are what makes positions durable.
+  shared_.publisher->Poll(0);
+  PULSE_RETURN_IF_ERROR(shared_.publisher->fatal());
+  m_.in_flight.Set(static_cast<double>(shared_.tracker.in_flight() +
+                                       shared_.snapshot_tracker.in_flight()));
+
+  auto now = Clock::now();
+  if (!state_.done) {
+    if (now - last_status_ >= o_.status_interval) {
+      last_status_ = now;
+      PULSE_RETURN_IF_ERROR(CheckpointSnapshot());
+    }
+  } else if (stream_) {
+    // Report the durable position; when idle, ask the server for its
+    // position so the next report can move past quiet WAL.
+    AdvanceAck();
+    if (now - last_status_ >= o_.status_interval) {
+      last_status_ = now;
+      bool idle = !in_txn_ && shared_.tracker.pending_units() == 0;
+      PULSE_RETURN_IF_ERROR(stream_->SendStatus(shared_.acked, idle));
+    }
+  }
+
+  if (o_.heartbeat_interval.count() > 0 && state_.done &&
+      now - last_heartbeat_ >= o_.heartbeat_interval) {
+    last_heartbeat_ = now;
+    Heartbeat();
+  }
+  if (now - last_metrics_ >= std::chrono::seconds(5)) {
+    last_metrics_ = now;
+    RefreshSlotMetrics();
+  }
+  LogProgress(false);
+  return Status::Ok();
+}
+
+void Session::Heartbeat() {
+  // A non-transactional message: decoded right away, even mid-transaction
+  // elsewhere, so its age measures the whole path's lag.
+  auto r =
+      monitor_.Exec("SELECT pg_logical_emit_message(false, $1, $2)",
+                    {std::string(kHeartbeatPrefix), std::to_string(NowMs())});
+  if (!r.ok()) {
+    log_.Debug("heartbeat_failed", {{"error", r.status().message()}});
+  }
+}
+
+void Session::RefreshSlotMetrics() {
+  auto r = monitor_.Exec(
+      "SELECT pg_current_wal_lsn() - confirmed_flush_lsn, "
+      "pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots "
+      "WHERE slot_name = $1",
+      {o_.names.slot});
+  if (r.ok() && r->rows() == 1) {
+    m_.lag_bytes.Set(static_cast<double>(r->GetInt(0, 0)));
+    m_.retained_wal.Set(static_cast<double>(r->GetInt(0, 1)));
+  }
+}
+
+void Session::LogProgress(bool force) {
+  auto now = Clock::now();
+  if (!force && now - last_progress_ < o_.progress_interval) {
+    return;
+  }
+  double secs = std::chrono::duration<double>(now - last_progress_).count();
+  last_progress_ = now;
+  auto rows =
+      static_cast<int64_t>(m_.rows_snapshot.Value() + m_.rows_streamed.Value());
+  int64_t rate = secs > 0 && secs < 1e6
+                     ? static_cast<int64_t>((rows - rows_at_progress_) / secs)
+                     : 0;
+  rows_at_progress_ = rows;
+  log_.Info("progress",
+            {{"phase", state_.done ? "stream" : "snapshot"},
+             {"rows", rows},
+             {"rows_per_s", rate},
+             {"snapshot_last_id", state_.last_id},
+             {"in_flight", static_cast<int64_t>(m_.in_flight.Value())},
+             {"acked", shared_.acked.ToString()},
+             {"lag_bytes", static_cast<int64_t>(m_.lag_bytes.Value())}});
+}
+
+}  // namespace pulse::ingest
