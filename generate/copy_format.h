@@ -11,15 +11,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/copy_text.h"
 #include "generate/activity_generator.h"
 
 namespace pulse::generate {
-
-// Appends `value` escaped for COPY text format.
-void AppendCopyText(std::string_view value, std::string& out);
-
-// Appends `value` escaped, or \N for null.
-void AppendCopyField(std::optional<std::string_view> value, std::string& out);
 
 // Appends the row as one COPY line, "\n" included. `with_comment` adds the
 // legacy shape's comment column last.

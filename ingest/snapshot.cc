@@ -1,5 +1,7 @@
 #include "ingest/snapshot.h"
 
+#include "common/copy_text.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -242,54 +244,6 @@ Status SnapshotReader::ParseLine(std::string_view line, ActivityRow& row) {
     }
   }
   return Status::Ok();
-}
-
-bool UnescapeCopyField(std::string_view field, std::string& out) {
-  if (field == "\\N") {
-    return false;
-  }
-  for (size_t i = 0; i < field.size(); ++i) {
-    char c = field[i];
-    if (c != '\\' || i + 1 == field.size()) {
-      out.push_back(c);
-      continue;
-    }
-    char n = field[++i];
-    switch (n) {
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'v':
-        out.push_back('\v');
-        break;
-      default:
-        if (n >= '0' && n <= '7') {
-          // Up to three octal digits.
-          int v = n - '0';
-          for (int k = 0; k < 2 && i + 1 < field.size() &&
-                          field[i + 1] >= '0' && field[i + 1] <= '7';
-               ++k) {
-            v = v * 8 + (field[++i] - '0');
-          }
-          out.push_back(static_cast<char>(v));
-        } else {
-          out.push_back(n);  // \\ and any other escaped character
-        }
-    }
-  }
-  return true;
 }
 
 }  // namespace pulse::ingest

@@ -74,10 +74,6 @@ class SnapshotReader {
   std::string unescaped_;              // backing store of the last row
 };
 
-// Decodes one COPY text field in place of escapes (\t, \n, \\, octal...).
-// Returns false if the field is the NULL marker (\N).
-bool UnescapeCopyField(std::string_view field, std::string& out);
-
 }  // namespace pulse::ingest
 
 #endif  // PULSE_INGEST_SNAPSHOT_H_

@@ -7,35 +7,6 @@
 namespace pulse::ingest {
 namespace {
 
-TEST(UnescapeCopyFieldTest, DecodesEscapes) {
-  struct Case {
-    const char* in;
-    std::string want;
-  };
-  const Case cases[] = {
-      {"plain", "plain"},
-      {"a\\tb", "a\tb"},
-      {"line\\nnext\\r", "line\nnext\r"},
-      {"back\\\\slash", "back\\slash"},
-      {"\\b\\f\\v", "\b\f\v"},
-      {"\\101\\1", "A\x01"},
-      {"", ""},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.in);
-    std::string out;
-    ASSERT_TRUE(UnescapeCopyField(c.in, out));
-    EXPECT_EQ(out, c.want);
-  }
-}
-
-TEST(UnescapeCopyFieldTest, NullMarkerIsNotAValue) {
-  std::string out;
-  EXPECT_FALSE(UnescapeCopyField("\\N", out));
-  EXPECT_TRUE(UnescapeCopyField("\\\\N", out));
-  EXPECT_EQ(out, "\\N");
-}
-
 TEST(SnapshotStateTest, RoundTripsThroughTheFile) {
   std::string path = ::testing::TempDir() + "/ingest-test.state";
   SnapshotState s{.slot = "pulse",

@@ -1,0 +1,107 @@
+// Partitions arriving and leaving.
+
+#include <fmt/format.h>
+
+#include "aggregator/aggregator_internal.h"
+
+namespace pulse::aggregator {
+
+void Aggregator::OnRebalance(rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t* partitions) {
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    Status st = Assign(partitions);
+    if (!st.ok() && fatal_.ok()) {
+      fatal_ = st;
+    }
+    return;
+  }
+  Revoke(partitions);
+  rd_kafka_assign(consumer_.get(), nullptr);
+}
+
+Status Aggregator::Assign(rd_kafka_topic_partition_list_t* partitions) {
+  // Whoever owned these partitions before may have published rollups the
+  // sink has not applied yet; the sink's records are exact only after.
+  PULSE_RETURN_IF_ERROR(sink_->WaitForDrain(producer_.get()));
+
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = partitions->elems[i];
+    auto work = std::make_unique<PartitionWork>(tp.partition, &o_.rules);
+    PULSE_RETURN_IF_ERROR(Restore(*work));
+    tp.offset = work->to >= 0 ? work->to : RD_KAFKA_OFFSET_BEGINNING;
+    work_[tp.partition] = std::move(work);
+  }
+  m_.partitions.Set(static_cast<double>(work_.size()));
+  return KafkaStatus(rd_kafka_assign(consumer_.get(), partitions), "assign");
+}
+
+Status Aggregator::Restore(PartitionWork& w) {
+  const std::string& topic = o_.topics.activity;
+  PULSE_ASSIGN_OR_RETURN(std::optional<PartitionRecord> sink,
+                         sink_->Load(topic, w.partition));
+  PULSE_ASSIGN_OR_RETURN(std::optional<PartitionRecord> local,
+                         store_->Load(topic, w.partition));
+
+  // Where to resume: the sink's offset on this broker; on a new broker
+  // incarnation (the embedded broker restarted, offsets from zero), from
+  // its beginning, keeping the source position so replays are skipped.
+  if (sink) {
+    w.record = *sink;
+  }
+  bool same_cluster = sink && sink->cluster_id == cluster_id_;
+  w.from = w.to = same_cluster ? sink->next_offset : -1;
+  w.record.cluster_id = cluster_id_;
+  w.record.generation += 1;  // fences batches of any previous owner
+  w.position = w.record.position;
+  w.newest_event_time = w.record.newest_event_time;
+
+  // Alert windows: the local copy when it is exactly the sink's state,
+  // else the sink's (written atomically with its offset).
+  bool local_exact = same_cluster && local &&
+                     local->cluster_id == sink->cluster_id &&
+                     local->next_offset == sink->next_offset;
+  auto load = [&](std::string_view ip, std::string_view bytes) {
+    return w.alerts.Load(ip, bytes);
+  };
+  if (local_exact) {
+    PULSE_RETURN_IF_ERROR(store_->ForEachWindow(topic, w.partition, load));
+  } else {
+    std::vector<StateStore::WindowChange> windows;
+    PULSE_RETURN_IF_ERROR(sink_->ForEachWindow(
+        topic, w.partition, [&](std::string_view ip, std::string_view bytes) {
+          windows.emplace_back(std::string(ip), std::string(bytes));
+          return load(ip, bytes);
+        }));
+    PartitionRecord r = w.record;
+    r.next_offset = w.to;
+    PULSE_RETURN_IF_ERROR(store_->Commit(topic, w.partition, r, windows,
+                                         /*replace=*/true));
+  }
+
+  log_.Info("partition_assigned",
+            {{"partition", w.partition},
+             {"offset", w.to},
+             {"generation", w.record.generation},
+             {"alert_windows", static_cast<int64_t>(w.alerts.size())},
+             {"from", local_exact ? "local" : "sink"}});
+  return Status::Ok();
+}
+
+void Aggregator::Revoke(rd_kafka_topic_partition_list_t* partitions) {
+  // Publish what was read, so the next owner resumes right after it.
+  std::vector<int32_t> revoked;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    revoked.push_back(partitions->elems[i].partition);
+  }
+  Status st = Flush(&revoked);
+  if (!st.ok() && fatal_.ok()) {
+    fatal_ = st;
+  }
+  for (int32_t p : revoked) {
+    work_.erase(p);
+    log_.Info("partition_revoked", {{"partition", p}});
+  }
+  m_.partitions.Set(static_cast<double>(work_.size()));
+}
+
+}  // namespace pulse::aggregator

@@ -1,0 +1,120 @@
+// RollupBatch: what one partition's events added since the last flush, as
+// deltas the sink adds to its tables.
+//
+// For each UTC minute, hour and day bucket of an event it adds one to:
+//   activity    (bucket, collection, action)        count
+//   collections (bucket, collection)                count, users sketch
+//   users       (bucket, user)                      count, collections sketch
+//   ips         (bucket, ip)                        count, logins, collections
+// Sketches use the extension's format with kUserSketchParams; a batch's
+// sketch holds only this batch's values and the sink unions it in.
+//
+// Strings are interned per batch so the hot path hashes small integer keys.
+// ToJson() writes the rollup message (schemas/rollup.schema.json).
+//
+// Not thread-safe; one batch per partition, owned by the aggregator thread.
+
+#ifndef PULSE_AGGREGATOR_ROLLUP_BATCH_H_
+#define PULSE_AGGREGATOR_ROLLUP_BATCH_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/hll.h"
+#include "common/time_util.h"
+
+namespace pulse::aggregator {
+
+enum class Granularity : uint8_t { kMinute = 0, kHour = 1, kDay = 2 };
+constexpr std::array<Granularity, 3> kGranularities = {
+    Granularity::kMinute, Granularity::kHour, Granularity::kDay};
+int64_t GranularityMs(Granularity g);
+std::string_view GranularityCode(Granularity g);  // "m", "h", "d"
+
+// Interned strings and their HLL hashes, for one batch.
+class StringPool {
+ public:
+  uint32_t Intern(std::string_view s);
+  std::string_view Get(uint32_t id) const { return strings_[id]; }
+  uint64_t Hash(uint32_t id);  // HllHashBytes, computed once
+  size_t size() const { return strings_.size(); }
+  void Clear();
+
+ private:
+  std::deque<std::string> strings_;  // stable addresses for the views
+  std::vector<uint64_t> hashes_;
+  std::vector<bool> hashed_;
+  std::unordered_map<std::string_view, uint32_t> ids_;
+};
+
+struct RollupKey {
+  Granularity g;
+  int64_t bucket;  // start, ms since the epoch
+  uint32_t a;      // interned: collection, user or ip
+  uint32_t b;      // interned action, or 0
+  friend bool operator==(const RollupKey&, const RollupKey&) = default;
+};
+
+struct RollupKeyHash {
+  size_t operator()(const RollupKey& k) const {
+    uint64_t h = static_cast<uint64_t>(k.bucket) * 0x9E3779B97F4A7C15ULL;
+    h ^= (static_cast<uint64_t>(k.a) << 32 | k.b) + 0x632BE59BD9B4E019ULL +
+         (h << 6) + (h >> 2);
+    h ^= static_cast<uint64_t>(k.g) * 0xC2B2AE3D27D4EB4FULL;
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
+};
+
+// One event, as the batch needs it. Absent user or ip: not counted there.
+struct BatchEvent {
+  EventTimeMs time;
+  std::string_view action;
+  std::string_view collection;
+  const std::string_view* user;  // null when absent
+  const std::string_view* ip;    // null when absent
+};
+
+class RollupBatch {
+ public:
+  RollupBatch();
+
+  // Adds the event to every granularity not in `skip` (late events skip
+  // the granularities whose retention they are older than).
+  void Add(const BatchEvent& e, const std::array<bool, 3>& skip);
+
+  bool empty() const { return events_ == 0; }
+  int64_t events() const { return events_; }
+  // Rough size of ToJson()'s output, to split batches before they get big.
+  size_t ApproximateBytes() const { return approx_bytes_; }
+
+  // Appends the delta arrays ("activity", "collections", "users", "ips")
+  // as members of the JSON object being written into `out`.
+  void AppendJsonMembers(std::string& out);
+
+  void Clear();
+
+ private:
+  struct Counted {
+    int64_t count = 0;
+    int64_t logins = 0;
+    Hll sketch;
+  };
+
+  StringPool pool_;
+  std::unordered_map<RollupKey, int64_t, RollupKeyHash> activity_;
+  std::unordered_map<RollupKey, Counted, RollupKeyHash> collections_;
+  std::unordered_map<RollupKey, Counted, RollupKeyHash> users_;
+  std::unordered_map<RollupKey, Counted, RollupKeyHash> ips_;
+  uint32_t login_id_ = 0;
+  int64_t events_ = 0;
+  size_t approx_bytes_ = 0;
+};
+
+}  // namespace pulse::aggregator
+
+#endif  // PULSE_AGGREGATOR_ROLLUP_BATCH_H_

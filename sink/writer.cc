@@ -1,0 +1,436 @@
+#include "sink/writer.h"
+
+#include <fmt/format.h>
+
+#include "common/copy_text.h"
+#include "common/log.h"
+#include "sink/delta_set.h"
+
+namespace pulse::sink {
+
+namespace {
+
+// Serializes sinks: "pulse.sink" in ASCII.
+constexpr int64_t kSinkLockKey = 0x70756c73652e73;
+
+constexpr Grain kGrains[] = {Grain::kMinute, Grain::kHour, Grain::kDay};
+
+// Each sketch kind's table stem, name column and sketch column.
+struct KindColumns {
+  const char* table;
+  const char* name;
+  const char* sketch;
+  const char* estimate;
+};
+KindColumns ColumnsOf(Kind k) {
+  switch (k) {
+    case Kind::kCollection:
+      return {"collection", "collection", "users", "unique_users"};
+    case Kind::kUser:
+      return {"user", "user_id", "collections", "collections_count"};
+    case Kind::kIp:
+      return {"ip", "ip", "collections", "collections_count"};
+  }
+  return {"collection", "collection", "users", "unique_users"};
+}
+
+// Staging tables live for the session and empty at every commit.
+constexpr const char* kStagingSql = R"sql(
+SET bytea_output = 'hex';
+SET TIME ZONE 'UTC';
+CREATE TEMP TABLE IF NOT EXISTS pulse_s_activity (
+  grain text, bucket timestamptz, collection text, action text, n bigint
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS pulse_s_keys (
+  kind text, grain text, bucket timestamptz, name text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS pulse_s_sketch (
+  kind text, grain text, bucket timestamptz, name text, n bigint,
+  logins bigint, estimate bigint, sketch text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS pulse_s_alert (
+  id text, rule text, ip text, window_start timestamptz,
+  window_end timestamptz, n bigint, collections bigint,
+  first_seen timestamptz, last_seen timestamptz, detail text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS pulse_s_state (
+  id text, topic text, partition int, ip text, state text
+) ON COMMIT DELETE ROWS;
+)sql";
+
+void AppendTime(std::string& out, EventTimeMs t) {
+  char buf[24];
+  FormatRfc3339Ms(t, buf);
+  out.append(buf, sizeof buf);
+}
+
+std::string Hex(std::string_view bytes) { return ByteaHex(bytes); }
+
+Status Copy(PgConn& conn, const char* table, const std::string& data) {
+  if (data.empty()) {
+    return Status::Ok();
+  }
+  PULSE_RETURN_IF_ERROR(
+      conn.CopyInBegin(fmt::format("COPY {} FROM STDIN", table)));
+  PULSE_RETURN_IF_ERROR(conn.CopyInPut(data));
+  return conn.CopyInEnd();
+}
+
+}  // namespace
+
+Result<Writer> Writer::Connect(const std::string& url, const SchemaInfo& schema,
+                               const RetentionSettings& retention) {
+  Writer w;
+  PULSE_ASSIGN_OR_RETURN(w.conn_, PgConn::Connect(url, "pulse-sink"));
+  w.schema_ = schema;
+  w.retention_ = retention;
+  PULSE_RETURN_IF_ERROR(w.conn_.Run(kStagingSql));
+  return w;
+}
+
+std::array<EventTimeMs, 3> Writer::OldestKept() const {
+  EventTimeMs now = NowMs();
+  auto oldest = [&](std::chrono::milliseconds keep) {
+    return keep.count() > 0 ? now - keep.count() : INT64_MIN;
+  };
+  return {oldest(retention_.minute), oldest(retention_.hour),
+          oldest(retention_.day)};
+}
+
+Result<std::map<std::string, Writer::Record>> Writer::LoadRecords(
+    const std::vector<Incoming>& batch) {
+  std::map<std::string, Record> records;
+  std::string ids = "{";
+  for (const Incoming& in : batch) {
+    std::string id =
+        fmt::format("{}:{}", in.message.topic, in.message.partition);
+    if (records.emplace(id, Record()).second) {
+      ids += (ids.size() > 1 ? "," : "") + fmt::format("\"{}\"", id);
+    }
+  }
+  ids += "}";
+
+  // Locked until commit: the decision and the write are one step.
+  PULSE_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Exec("SELECT id, cluster_id, next_offset, generation, "
+                 "events_applied, coalesce((extract(epoch FROM "
+                 "newest_event_time) * 1000)::bigint, 0) "
+                 "FROM pulse.partition_state WHERE id = ANY($1::text[]) "
+                 "FOR UPDATE",
+                 {ids}));
+  for (int i = 0; i < r.rows(); ++i) {
+    Record& rec = records[r.GetString(i, 0)];
+    rec.exists = true;
+    rec.cluster = r.GetString(i, 1);
+    rec.next_offset = r.GetInt(i, 2);
+    rec.generation = r.GetInt(i, 3);
+    rec.events = r.GetInt(i, 4);
+    rec.newest = r.GetInt(i, 5);
+  }
+  return records;
+}
+
+Result<ApplyReport> Writer::Apply(const std::vector<Incoming>& batch,
+                                  const std::string& rollups_topic,
+                                  const std::string& cluster) {
+  Logger log("sink");
+  ApplyReport report;
+  if (batch.empty()) {
+    return report;
+  }
+  PULSE_RETURN_IF_ERROR(conn_.Run("BEGIN"));
+  auto rollback = [&](Status st) {
+    conn_.Run("ROLLBACK").IgnoreError();
+    return st;
+  };
+  Status st = conn_
+                  .Exec("SELECT pg_advisory_xact_lock($1)",
+                        {std::to_string(kSinkLockKey)})
+                  .status();
+  if (!st.ok()) {
+    return rollback(st);
+  }
+  auto loaded = LoadRecords(batch);
+  if (!loaded.ok()) {
+    return rollback(loaded.status());
+  }
+  std::map<std::string, Record>& records = *loaded;
+
+  // Decide each message against its partition's record, in topic order.
+  DeltaSet deltas(OldestKept());
+  std::vector<const RollupMessage*> applied;
+  for (const Incoming& in : batch) {
+    const RollupMessage& m = in.message;
+    Record& rec = records[fmt::format("{}:{}", m.topic, m.partition)];
+    bool new_broker = rec.exists && rec.cluster != m.cluster;
+    if (rec.exists && !new_broker && m.to <= rec.next_offset) {
+      ++report.skipped;
+      continue;
+    }
+    if (rec.exists && m.generation < rec.generation) {
+      ++report.rejected;
+      log.Error("stale_rollup_rejected",
+                {{"partition", m.partition},
+                 {"generation", m.generation},
+                 {"current_generation", rec.generation}});
+      continue;
+    }
+    if (rec.exists && !new_broker && m.from != rec.next_offset) {
+      ++report.rejected;
+      log.Error("rollup_out_of_sequence",
+                {{"partition", m.partition},
+                 {"from", m.from},
+                 {"to", m.to},
+                 {"expected_from", rec.next_offset},
+                 {"fix",
+                  "run pulse reconcile; a second aggregator may be "
+                  "writing for this partition"}});
+      continue;
+    }
+    if (Status added = deltas.Add(m); !added.ok()) {
+      return rollback(added);
+    }
+    rec = Record{.cluster = m.cluster,
+                 .next_offset = m.to,
+                 .generation = m.generation,
+                 .events = rec.events + m.events,
+                 .newest = std::max(rec.newest, m.newest_event_time),
+                 .exists = true,
+                 .dirty = true,
+                 .last = &m};
+    applied.push_back(&m);
+    ++report.applied;
+    report.events += m.events;
+    report.newest_event_time =
+        std::max(report.newest_event_time, m.newest_event_time);
+  }
+
+  // Write everything, then commit. What a crash before COMMIT replays:
+  // the whole batch, which the records above then decide again.
+  for (Status s :
+       {WriteDeltas(deltas, report), WriteAlerts(applied),
+        WriteRecords(records), WriteOffsets(batch, rollups_topic, cluster)}) {
+    if (!s.ok()) {
+      return rollback(s);
+    }
+  }
+  PULSE_RETURN_IF_ERROR(conn_.Run("COMMIT"));
+  return report;
+}
+
+Status Writer::WriteDeltas(DeltaSet& deltas, ApplyReport& report) {
+  if (deltas.empty()) {
+    return Status::Ok();
+  }
+
+  // Keys of the sketch rows, so the stored sketches can be read and
+  // unioned before the upsert.
+  std::string keys;
+  for (const auto& [key, row] : deltas.sketches()) {
+    const auto& [kind, grain, bucket, name] = key;
+    keys += fmt::format("{}\t{}\t", KindCode(kind), GrainName(grain));
+    AppendTime(keys, bucket);
+    keys += '\t';
+    AppendCopyText(name, keys);
+    keys += '\n';
+  }
+  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_keys", keys));
+  PULSE_RETURN_IF_ERROR(MergeStoredSketches(deltas));
+
+  // Staging rows: activity deltas, and sketch rows carrying the union.
+  std::string activity;
+  for (const auto& [key, count] : deltas.activity()) {
+    const auto& [grain, bucket, collection, action] = key;
+    activity += GrainName(grain);
+    activity += '\t';
+    AppendTime(activity, bucket);
+    activity += '\t';
+    AppendCopyText(collection, activity);
+    activity += '\t';
+    AppendCopyText(action, activity);
+    activity += fmt::format("\t{}\n", count);
+  }
+  std::string sketches;
+  for (const auto& [key, row] : deltas.sketches()) {
+    const auto& [kind, grain, bucket, name] = key;
+    sketches += fmt::format("{}\t{}\t", KindCode(kind), GrainName(grain));
+    AppendTime(sketches, bucket);
+    sketches += '\t';
+    AppendCopyText(name, sketches);
+    sketches += fmt::format("\t{}\t{}\t{}\t", row.count, row.logins,
+                            row.sketch.Estimate());
+    AppendCopyText(Hex(row.sketch.Serialize()), sketches);
+    sketches += '\n';
+  }
+  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_activity", activity));
+  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_sketch", sketches));
+
+  // One upsert per table: counts add, sketches are replaced by the union.
+  std::string type = schema_.hll ? schema_.hll_schema + ".hll" : "bytea";
+  std::string sql;
+  for (Grain g : kGrains) {
+    std::string grain(GrainName(g));
+    sql += fmt::format(
+        "INSERT INTO pulse.activity_{0} AS t (bucket, collection, action, "
+        "activity_count) SELECT bucket, collection, action, n FROM "
+        "pulse_s_activity WHERE grain = '{0}' ON CONFLICT (bucket, "
+        "collection, action) DO UPDATE SET activity_count = "
+        "t.activity_count + excluded.activity_count, updated_at = now();\n",
+        grain);
+    for (Kind k : kKinds) {
+      KindColumns c = ColumnsOf(k);
+      bool ip = k == Kind::kIp;
+      sql += fmt::format(
+          "INSERT INTO pulse.{0}_{1} AS t (bucket, {2}, activity_count, "
+          "{4}{3}, {5}) SELECT bucket, name, n, {6}estimate, sketch::{7} "
+          "FROM pulse_s_sketch WHERE kind = '{8}' AND grain = '{1}' "
+          "ON CONFLICT (bucket, {2}) DO UPDATE SET activity_count = "
+          "t.activity_count + excluded.activity_count, {3} = "
+          "excluded.{3}, {5} = excluded.{5}{9}, updated_at = now();\n",
+          c.table, grain, c.name, c.estimate, ip ? "login_count, " : "",
+          c.sketch, ip ? "logins, " : "", type, KindCode(k),
+          ip ? ", login_count = t.login_count + excluded.login_count" : "");
+    }
+  }
+  PULSE_RETURN_IF_ERROR(conn_.Run(sql));
+  report.rows["activity"] += static_cast<int64_t>(deltas.activity().size());
+  for (const auto& [key, row] : deltas.sketches()) {
+    ++report.rows[ColumnsOf(std::get<0>(key)).table];
+  }
+  return Status::Ok();
+}
+
+Status Writer::MergeStoredSketches(DeltaSet& deltas) {
+  // One query: the stored sketch of every key staged, all nine tables.
+  std::vector<std::string> parts;
+  for (Kind k : kKinds) {
+    KindColumns c = ColumnsOf(k);
+    for (Grain g : kGrains) {
+      parts.push_back(fmt::format(
+          "SELECT k.kind, k.grain, (extract(epoch FROM t.bucket) * "
+          "1000)::bigint, t.{0}, t.{1}::text FROM pulse_s_keys k JOIN "
+          "pulse.{2}_{3} t ON t.bucket = k.bucket AND t.{0} = k.name "
+          "WHERE k.kind = '{4}' AND k.grain = '{3}'",
+          c.name, c.sketch, c.table, GrainName(g), KindCode(k)));
+    }
+  }
+  PULSE_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn_.Exec(fmt::format("{}", fmt::join(parts, " UNION ALL "))));
+  for (int i = 0; i < r.rows(); ++i) {
+    Kind kind = r.Get(i, 0) == "c"   ? Kind::kCollection
+                : r.Get(i, 0) == "u" ? Kind::kUser
+                                     : Kind::kIp;
+    Grain grain = r.Get(i, 1) == "minute" ? Grain::kMinute
+                  : r.Get(i, 1) == "hour" ? Grain::kHour
+                                          : Grain::kDay;
+    auto it = deltas.sketches().find(
+        {kind, grain, r.GetInt(i, 2), r.GetString(i, 3)});
+    auto bytes = ParseByteaHex(r.Get(i, 4));
+    if (it == deltas.sketches().end() || !bytes) {
+      return Status::Internal("stored sketch does not match a staged key");
+    }
+    PULSE_ASSIGN_OR_RETURN(Hll stored, Hll::Deserialize(*bytes));
+    PULSE_RETURN_IF_ERROR(stored.Merge(it->second.sketch));
+    it->second.sketch = std::move(stored);
+  }
+  return Status::Ok();
+}
+
+Status Writer::WriteAlerts(const std::vector<const RollupMessage*>& applied) {
+  // Alerts: one row per id; a replayed alert is the same row.
+  std::string alerts, states;
+  std::map<std::string, std::pair<const RollupMessage*,
+                                  const std::optional<std::string>*>>
+      latest;  // id -> newest window state, in topic order
+  for (const RollupMessage* m : applied) {
+    for (const AlertRow& a : m->alerts) {
+      AppendCopyText(a.id, alerts);
+      alerts += '\t';
+      AppendCopyText(a.rule, alerts);
+      alerts += '\t';
+      AppendCopyText(a.ip, alerts);
+      alerts += '\t';
+      AppendTime(alerts, a.window_start);
+      alerts += '\t';
+      AppendTime(alerts, a.window_end);
+      alerts += fmt::format("\t{}\t{}\t", a.count, a.collections);
+      AppendTime(alerts, a.first_seen);
+      alerts += '\t';
+      AppendTime(alerts, a.last_seen);
+      alerts += '\t';
+      AppendCopyText(a.json, alerts);
+      alerts += '\n';
+    }
+    for (const auto& [ip, state] : m->alert_state) {
+      latest[fmt::format("{}:{}:{}", m->topic, m->partition, ip)] = {m, &state};
+    }
+  }
+  for (const auto& [id, entry] : latest) {
+    const RollupMessage* m = entry.first;
+    const std::optional<std::string>& state = *entry.second;
+    std::string_view ip = std::string_view(id).substr(
+        m->topic.size() + std::to_string(m->partition).size() + 2);
+    AppendCopyText(id, states);
+    states += '\t';
+    AppendCopyText(m->topic, states);
+    states += fmt::format("\t{}\t", m->partition);
+    AppendCopyText(ip, states);
+    states += '\t';
+    AppendCopyField(
+        state ? std::optional<std::string>(Hex(*state)) : std::nullopt, states);
+    states += '\n';
+  }
+  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_alert", alerts));
+  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_state", states));
+  if (alerts.empty() && states.empty()) {
+    return Status::Ok();
+  }
+  return conn_.Run(
+      "INSERT INTO pulse.alerts (id, rule, ip, window_start, window_end, "
+      "activity_count, collections_count, first_seen, last_seen, detail) "
+      "SELECT id, rule, ip, window_start, window_end, n, collections, "
+      "first_seen, last_seen, detail::jsonb FROM pulse_s_alert "
+      "ON CONFLICT (id) DO NOTHING;\n"
+      "DELETE FROM pulse.alert_state a USING pulse_s_state s "
+      "WHERE a.id = s.id AND s.state IS NULL;\n"
+      "INSERT INTO pulse.alert_state (id, topic, partition, ip, state) "
+      "SELECT id, topic, partition, ip, state::bytea FROM pulse_s_state "
+      "WHERE state IS NOT NULL ON CONFLICT (id) DO UPDATE SET state = "
+      "excluded.state, partition = excluded.partition, updated_at = now();");
+}
+
+Status Writer::WriteRecords(const std::map<std::string, Record>& records) {
+  for (const auto& [id, rec] : records) {
+    if (!rec.dirty) {
+      continue;
+    }
+    const RollupMessage& m = *rec.last;
+    PULSE_RETURN_IF_ERROR(
+        conn_
+            .Exec("INSERT INTO pulse.partition_state (id, topic, partition, "
+                  "cluster_id, next_offset, generation, position_commit_lsn, "
+                  "position_lsn, position_id, newest_event_time, "
+                  "events_applied) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                  "$9, to_timestamp($10::bigint / 1000.0), $11) "
+                  "ON CONFLICT (id) DO UPDATE SET cluster_id = "
+                  "excluded.cluster_id, next_offset = excluded.next_offset, "
+                  "generation = excluded.generation, position_commit_lsn = "
+                  "excluded.position_commit_lsn, position_lsn = "
+                  "excluded.position_lsn, position_id = excluded.position_id, "
+                  "newest_event_time = excluded.newest_event_time, "
+                  "events_applied = excluded.events_applied, updated_at = "
+                  "now()",
+                  {id, m.topic, std::to_string(m.partition), rec.cluster,
+                   std::to_string(rec.next_offset),
+                   std::to_string(rec.generation),
+                   m.position_commit_lsn.ToString(), m.position_lsn.ToString(),
+                   std::to_string(m.position_id), std::to_string(rec.newest),
+                   std::to_string(rec.events)})
+            .status());
+  }
+  return Status::Ok();
+}
+
+}  // namespace pulse::sink
