@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "aggregator/aggregator_internal.h"
+#include "common/consumed_offsets.h"
 #include "common/metrics.h"
 #include "common/shutdown.h"
 
@@ -48,6 +49,7 @@ Result<AggregatorOptions> AggregatorOptionsFromConfig(const Config& config,
   o.progress_interval = config.GetDuration("progress_interval");
   o.proxy_share_percent = config.GetInt("alerts.proxy_share");
   o.max_unapplied = embedded ? kEmbeddedMaxUnapplied : 0;
+  o.allow_late_start = config.GetBool("aggregator.allow_late_start");
 
   // Alert rules; minutes are the rules' resolution.
   auto minutes = [&](const char* key) {
@@ -160,7 +162,8 @@ Status Aggregator::Init() {
                                 n.status().message()));
     }
   }
-  PULSE_ASSIGN_OR_RETURN(cluster_id_, ClusterId(producer_.get(), 15000));
+  PULSE_ASSIGN_OR_RETURN(cluster_id_,
+                         BrokerIncarnation(producer_.get(), 15000));
 
   KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(topics.get(), o_.topics.activity.c_str(),
@@ -197,15 +200,18 @@ Status Aggregator::Run() {
       }
     }
     PULSE_RETURN_IF_ERROR(fatal_);
+    for (const auto& [p, w] : work_) {
+      if (w->to >= 0) {
+        ConsumedOffsets::Get().Set(o_.topics.activity, p, w->to);
+      }
+    }
 
     // Publish on the interval, or early when a batch grows large.
     bool big = false;
     for (const auto& [p, w] : work_) {
       big = big || w->batch.ApproximateBytes() > o_.max_batch_bytes;
     }
-    if (big || Clock::now() - last_flush_ >= o_.flush_interval) {
-      PULSE_RETURN_IF_ERROR(Flush());
-    }
+    PULSE_RETURN_IF_ERROR(MaybeFlush(big));
     UpdateLag();
     LogProgress();
   }
@@ -239,19 +245,22 @@ Status Aggregator::Handle(const rd_kafka_message_t* m) {
   }
   PartitionWork& w = *it->second;
 
-  // Offsets must be contiguous: a jump means messages were dropped.
+  // Offsets must be contiguous: a jump means messages were dropped. A
+  // partition read for the first time starts at its first message, which
+  // must be offset zero unless told otherwise.
   if (!w.started) {
     w.started = true;
     if (w.to < 0) {
-      w.from = w.to = m->offset;  // a fresh partition starts where data is
-      if (m->offset > 0) {
-        log_.Warn("started_after_offset_zero",
-                  {{"partition", m->partition},
-                   {"offset", m->offset},
-                   {"meaning",
-                    "earlier messages were gone before Pulse "
-                    "first read this partition"}});
+      if (m->offset > 0 && !o_.allow_late_start) {
+        return Status::DataLoss(fmt::format(
+            "partition {} of {} is read for the first time but begins at "
+            "offset {}: earlier messages are gone and were never counted. "
+            "If they expired before Pulse was deployed, set "
+            "aggregator.allow_late_start=true; otherwise start the "
+            "aggregator before the ingest runs ahead",
+            m->partition, o_.topics.activity, m->offset));
       }
+      w.from = w.to = m->offset;
     }
   }
   if (m->offset < w.to) {

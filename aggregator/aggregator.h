@@ -54,6 +54,8 @@ struct AggregatorOptions {
   // Rollup messages allowed in a rollups partition before the sink applies
   // them; 0 is unbounded (the embedded broker needs a bound).
   int64_t max_unapplied = 0;
+  // A partition read for the first time may begin after offset zero.
+  bool allow_late_start = false;
   std::chrono::milliseconds progress_interval{5000};
 };
 

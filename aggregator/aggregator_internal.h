@@ -74,6 +74,8 @@ class Aggregator {
   Status Flush(const std::vector<int32_t>* only = nullptr);
   std::string BuildMessage(PartitionWork& w,
                            const std::vector<AlertEngine::Change>& changes);
+  // Flushes when due (or when a batch is big), unless the sink is behind.
+  Status MaybeFlush(bool big);
   Status WaitForSink();
   // Queues a message; `rollup` marks rollup messages for delivery
   // bookkeeping. Takes ownership of `headers`.

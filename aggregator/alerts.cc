@@ -188,33 +188,39 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
     Bump(m.actions, action);
   }
 
-  // Sum the window ending at this minute for each rule.
-  auto sum = [&](int64_t window, bool logins_only) {
+  // The windows holding this event end at its minute or later, up to the
+  // newest minute; a late event can take any of them over. A window's sum
+  // rises only at minutes with events, so those are the ends to try, the
+  // oldest first. In order, that is just the window ending at `minute`.
+  auto sum = [&](int64_t end, int64_t window, bool logins_only) {
     int64_t total = 0;
     for (const Minute& m : minutes_) {
-      if (m.minute > minute - window && m.minute <= minute) {
+      if (m.minute > end - window && m.minute <= end) {
         total += logins_only ? m.logins : m.count;
       }
     }
     return total;
   };
-  if (minute >= suspicious_until_) {
-    int64_t n = sum(rules.suspicious_window_min, false);
-    if (n > rules.suspicious_threshold) {
-      fired.push_back(MakeAlert("suspicious_ip", ip, minute,
-                                rules.suspicious_window_min, n,
-                                rules.suspicious_threshold));
-      suspicious_until_ = minute + rules.cooldown_min;
+  auto check = [&](std::string_view rule, int64_t window, int64_t fire_at,
+                   int64_t threshold, bool logins_only, int64_t& until) {
+    auto it = std::lower_bound(
+        minutes_.begin(), minutes_.end(), std::max(minute, until),
+        [](const Minute& m, int64_t v) { return m.minute < v; });
+    for (; it != minutes_.end() && it->minute < minute + window; ++it) {
+      int64_t n = sum(it->minute, window, logins_only);
+      if (n >= fire_at) {
+        fired.push_back(MakeAlert(rule, ip, it->minute, window, n, threshold));
+        until = it->minute + rules.cooldown_min;
+        return;
+      }
     }
-  }
-  if (login && minute >= login_until_) {
-    int64_t n = sum(rules.login_window_min, true);
-    if (n >= rules.login_threshold) {
-      fired.push_back(MakeAlert("login_burst", ip, minute,
-                                rules.login_window_min, n,
-                                rules.login_threshold));
-      login_until_ = minute + rules.cooldown_min;
-    }
+  };
+  check("suspicious_ip", rules.suspicious_window_min,
+        rules.suspicious_threshold + 1, rules.suspicious_threshold,
+        /*logins_only=*/false, suspicious_until_);
+  if (login) {
+    check("login_burst", rules.login_window_min, rules.login_threshold,
+          rules.login_threshold, /*logins_only=*/true, login_until_);
   }
 }
 

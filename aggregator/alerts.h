@@ -6,10 +6,11 @@
 //   login_burst:   at least L logins (default 20) from one IP within M
 //                  minutes (default 10).
 //
-// When an event at minute m makes the window ending at m cross its
-// threshold, and the IP's cooldown for that rule has passed, an alert fires
-// for the window [m - W + 1, m + 1) and the rule cools down until m + C
-// (default 60). Its id, "<rule>:<ip>:<window start>", is stable: replaying
+// When an event makes a window ending at minute m cross its threshold (m
+// is the event's minute, or for a late event any later minute seen), and
+// the IP's cooldown for that rule has passed by m, an alert fires for the
+// window [m - W + 1, m + 1) and the rule cools down until m + C (default
+// 60). Its id, "<rule>:<ip>:<window start>", is stable: replaying
 // the same events from the same state fires the same alert, so consumers
 // and pulse.alerts recognise a replay. IPs on the allow-list (addresses or
 // CIDRs) are never alerted.

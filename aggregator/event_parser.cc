@@ -72,7 +72,8 @@ std::optional<std::pair<Lsn, Lsn>> ParseSequence(std::string_view seq) {
       return std::nullopt;
     }
     parts[n++] = seq.substr(q + 1, end - q - 1);
-    i = end + 1;
+    comma = seq.find(',', end + 1);  // the separator is not a null element
+    i = comma == std::string_view::npos ? seq.size() : comma + 1;
   }
   if (n != 2) {
     return std::nullopt;
@@ -111,7 +112,16 @@ ParseResult EventParser::Parse(std::string_view message, ParsedEvent& out) {
     return Invalid(JsonError(err), simdjson::error_message(err));
   }
   object root;
-  if (doc.get_object().get(root)) {
+  if (auto e = doc.get_object().get(root)) {
+    // Only a well-formed value of another type is "not an object";
+    // garbage and truncated objects are not JSON at all.
+    json_type t;
+    if (e != simdjson::INCORRECT_TYPE) {
+      return Invalid(JsonError(e), simdjson::error_message(e));
+    }
+    if (doc.type().get(t)) {
+      return Invalid("not_json", "the message does not start a JSON value");
+    }
     return Invalid("not_object", "the message is not a JSON object");
   }
 
@@ -184,7 +194,7 @@ ParseResult EventParser::ParseRow(object row, ParsedEvent& out, bool debezium) {
       // Pulse's position; a malformed one only disables replay detection.
       object src;
       if (v.get_object().get(src)) {
-        return WrongType("source", "an object");
+        continue;
       }
       SourcePos pos;
       int found = 0;

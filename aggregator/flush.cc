@@ -192,7 +192,31 @@ Status Aggregator::Flush(const std::vector<int32_t>* only) {
   m_.flush_seconds.Observe(
       std::chrono::duration<double>(Clock::now() - started).count());
   m_.state_bytes.Set(static_cast<double>(store_->SizeOnDisk()));
-  return WaitForSink();
+  return Status::Ok();
+}
+
+Status Aggregator::MaybeFlush(bool big) {
+  if (!big && Clock::now() - last_flush_ < o_.flush_interval) {
+    return Status::Ok();
+  }
+
+  // While the sink is behind, keep accumulating: the open batches absorb
+  // the events (and merge their deltas), so nothing waits until a batch
+  // reaches its size limit.
+  if (o_.max_unapplied > 0) {
+    auto behind = sink_->MaxUnapplied(rollups_produced_, cluster_id_);
+    bool room = behind.ok() && *behind <= o_.max_unapplied;
+    if (!room && !big) {
+      last_flush_ = Clock::now();
+      m_.backpressure.Set(1);
+      return Status::Ok();
+    }
+    if (!room) {
+      PULSE_RETURN_IF_ERROR(WaitForSink());
+    }
+    m_.backpressure.Set(0);
+  }
+  return Flush();
 }
 
 Status Aggregator::WaitForSink() {

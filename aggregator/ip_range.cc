@@ -51,8 +51,8 @@ Result<IpRange> IpRange::Parse(std::string_view text) {
     addr = text.substr(0, slash);
     std::string_view b = text.substr(slash + 1);
     auto [end, ec] = std::from_chars(b.data(), b.data() + b.size(), bits);
-    if (ec != std::errc() || end != b.data() + b.size()) {
-      bits = -2;
+    if (ec != std::errc() || end != b.data() + b.size() || bits < 0) {
+      bits = -2;  // "/-1" would otherwise read as no prefix at all
     }
   }
   if (!ParseIpAddress(addr, r.addr, r.v4) || bits == -2) {

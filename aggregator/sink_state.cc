@@ -53,7 +53,7 @@ Result<std::map<int32_t, int64_t>> SinkState::SinkOffsets(
 
 Status SinkState::WaitForDrain(rd_kafka_t* rk) {
   Logger log("aggregator");
-  PULSE_ASSIGN_OR_RETURN(std::string cluster, ClusterId(rk, 10000));
+  PULSE_ASSIGN_OR_RETURN(std::string cluster, BrokerIncarnation(rk, 10000));
   PULSE_ASSIGN_OR_RETURN(int partitions,
                          PartitionCount(rk, rollups_topic_, 10000));
 

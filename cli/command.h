@@ -48,10 +48,15 @@ Result<std::unique_ptr<HttpServer>> StartHttp(const Config& config);
 // A subcommand adds itself to `app`; its callback stores the exit code.
 using Registrar = std::function<void(CLI::App& app, int& exit_code)>;
 
+void RegisterAggregate(CLI::App& app, int& exit_code);
 void RegisterBroker(CLI::App& app, int& exit_code);
 void RegisterConfig(CLI::App& app, int& exit_code);
 void RegisterGenerate(CLI::App& app, int& exit_code);
 void RegisterIngest(CLI::App& app, int& exit_code);
+void RegisterQuery(CLI::App& app, int& exit_code);
+void RegisterReconcile(CLI::App& app, int& exit_code);
+void RegisterRun(CLI::App& app, int& exit_code);
+void RegisterSink(CLI::App& app, int& exit_code);
 
 }  // namespace pulse::cli
 

@@ -16,10 +16,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "pulse 0.1.0");
 
   int exit_code = 0;
+  pulse::cli::RegisterAggregate(app, exit_code);
   pulse::cli::RegisterBroker(app, exit_code);
   pulse::cli::RegisterConfig(app, exit_code);
   pulse::cli::RegisterGenerate(app, exit_code);
   pulse::cli::RegisterIngest(app, exit_code);
+  pulse::cli::RegisterQuery(app, exit_code);
+  pulse::cli::RegisterReconcile(app, exit_code);
+  pulse::cli::RegisterRun(app, exit_code);
+  pulse::cli::RegisterSink(app, exit_code);
 
   try {
     app.parse(argc, argv);

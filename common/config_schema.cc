@@ -61,7 +61,7 @@ const std::vector<ConfigKey> kSchema = {
      "auto|delivered|sink"},
     {"ingest.max_in_flight", T::kInt, "200000",
      "messages produced but not yet delivered before reading pauses"},
-    {"ingest.max_ahead", T::kInt, "0",
+    {"ingest.max_ahead", T::kInt, "-1",
      "messages a partition may run ahead of the aggregator's durable "
      "position before reading pauses; 0 is unbounded, -1 picks a bound "
      "that fits the embedded broker's retention"},
@@ -77,6 +77,9 @@ const std::vector<ConfigKey> kSchema = {
      "largest rollup message; a bigger batch is split at a flush"},
     {"aggregator.max_message_bytes", T::kInt, "1000000",
      "activity messages larger than this go to the dead-letter topic"},
+    {"aggregator.allow_late_start", T::kBool, "false",
+     "on a first start, accept that the topic's earliest messages are "
+     "gone (expired before Pulse was deployed) instead of failing"},
 
     // Retention of rollup buckets (aggregator and sink).
     {"retention.minute", T::kDuration, "7d",

@@ -3,11 +3,15 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <random>
+
 #include "common/log.h"
 
 namespace pulse {
 
 namespace {
+
+constexpr std::string_view kIncarnationPrefix = "__pulse_incarnation_";
 
 const Logger& KafkaLog() {
   static const Logger log("kafka");
@@ -136,7 +140,7 @@ Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
                      fmt::format("watermarks of {}[{}]", topic, partition));
 }
 
-Result<std::string> ClusterId(rd_kafka_t* rk, int timeout_ms) {
+Result<std::string> BrokerIncarnation(rd_kafka_t* rk, int timeout_ms) {
   char* id = rd_kafka_clusterid(rk, timeout_ms);
   if (id == nullptr) {
     return Status::Unavailable(
@@ -144,6 +148,21 @@ Result<std::string> ClusterId(rd_kafka_t* rk, int timeout_ms) {
   }
   std::string out(id);
   rd_kafka_mem_free(rk, id);
+
+  // The embedded broker's marker topic, if there is one.
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
+  if (err) {
+    return KafkaStatus(err, "metadata");
+  }
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    std::string_view name = md->topics[i].topic;
+    if (name.substr(0, kIncarnationPrefix.size()) == kIncarnationPrefix) {
+      out += ":";
+      out += name.substr(kIncarnationPrefix.size());
+    }
+  }
+  rd_kafka_metadata_destroy(md);
   return out;
 }
 
@@ -165,6 +184,13 @@ Result<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
     return Status::Internal("embedded broker: cannot create mock cluster");
   }
   b->bootstrap_ = rd_kafka_mock_cluster_bootstraps(b->cluster_);
+
+  // A marker topic with a random name tells this incarnation apart from
+  // earlier ones, whose cluster id may be the same.
+  std::random_device rd;
+  std::string marker =
+      fmt::format("{}{:08x}{:08x}", kIncarnationPrefix, rd(), rd());
+  PULSE_RETURN_IF_ERROR(b->CreateTopic(marker, 1));
   for (const std::string& t : o.topics) {
     PULSE_RETURN_IF_ERROR(b->CreateTopic(t, o.partitions));
   }

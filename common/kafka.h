@@ -75,9 +75,11 @@ Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
                        int32_t partition, int64_t& low, int64_t& high,
                        int timeout_ms);
 
-// The cluster id, which changes when an embedded broker restarts (its
-// offsets start again from zero).
-Result<std::string> ClusterId(rd_kafka_t* rk, int timeout_ms);
+// Which incarnation of the brokers we talk to. Offsets are only comparable
+// within one: the embedded broker starts from zero every time it starts.
+// It is the cluster id, plus, for the embedded broker (whose id can repeat
+// across restarts), the random suffix of a marker topic it creates.
+Result<std::string> BrokerIncarnation(rd_kafka_t* rk, int timeout_ms);
 
 // An in-process Kafka-protocol broker (librdkafka's mock cluster). It keeps
 // data in memory only, at most ~5 MiB per partition; see FACTS in README.

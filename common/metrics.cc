@@ -63,6 +63,27 @@ std::string SerializeMetrics() {
   return out.str();
 }
 
+double MetricSum(const std::string& name, const MetricLabels& match) {
+  double sum = 0;
+  for (const prometheus::MetricFamily& f : MetricsRegistry().Collect()) {
+    if (f.name != name) {
+      continue;
+    }
+    for (const prometheus::ClientMetric& m : f.metric) {
+      size_t matched = 0;
+      for (const prometheus::ClientMetric::Label& l : m.label) {
+        auto it = match.find(l.name);
+        matched += it != match.end() && it->second == l.value;
+      }
+      if (matched == match.size()) {
+        sum += f.type == prometheus::MetricType::Counter ? m.counter.value
+                                                         : m.gauge.value;
+      }
+    }
+  }
+  return sum;
+}
+
 Health& Health::Get() {
   static auto* health = new Health();
   return *health;

@@ -53,6 +53,10 @@ prometheus::Histogram& SizeMetric(const std::string& name,
 // The Prometheus text exposition of the registry.
 std::string SerializeMetrics();
 
+// The sum of a counter's or gauge's series whose labels include `match`
+// (0 if none), for progress lines that summarise several components.
+double MetricSum(const std::string& name, const MetricLabels& match = {});
+
 // Named health probes. A probe that was never marked ready keeps /readyz
 // at 503; a probe marked unhealthy turns /healthz to 503.
 class Health {

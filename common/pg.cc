@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/config.h"
+#include "common/log.h"
 
 namespace pulse {
 
@@ -117,6 +118,16 @@ Result<PgConn> PgConn::Connect(std::string_view url,
   if (c.conn_ == nullptr) {
     return Status::Internal("libpq could not allocate a connection");
   }
+  // Server notices ("schema already exists, skipping") become debug log
+  // lines instead of raw text on stderr.
+  PQsetNoticeReceiver(
+      c.conn_.get(),
+      [](void*, const PGresult* r) {
+        static const Logger log("postgres");
+        const char* text = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        log.Debug("notice", {{"message", text ? text : ""}});
+      },
+      nullptr);
   if (PQstatus(c.conn_.get()) != CONNECTION_OK) {
     std::string err = c.LastError();
     bool auth = err.find("password") != std::string::npos ||

@@ -15,8 +15,11 @@ namespace pulse::ingest {
 namespace {
 
 // With the embedded broker a partition keeps ~5 MiB; lz4-compressed
-// activity messages take about 120 bytes, so this stays well inside it.
-constexpr int64_t kEmbeddedMaxAhead = 20000;
+// activity messages take about 90 bytes there. What one partition can hold
+// unread is at most max_ahead delivered plus everything in flight, which
+// these bounds keep near 3 MB.
+constexpr int64_t kEmbeddedMaxAhead = 15000;
+constexpr int64_t kEmbeddedMaxInFlight = 15000;
 
 }  // namespace
 
@@ -54,6 +57,10 @@ Result<IngestOptions> IngestOptionsFromConfig(const Config& config,
       Topics::FromPrefix(config.GetString("kafka.topic_prefix")).activity;
   o.kafka.compression = config.GetString("ingest.compression");
   o.kafka.max_in_flight = config.GetInt("ingest.max_in_flight");
+  if (embedded) {
+    o.kafka.max_in_flight =
+        std::min(o.kafka.max_in_flight, kEmbeddedMaxInFlight);
+  }
   o.kafka.properties = config.GetMap("kafka.properties");
 
   if (o.kafka.brokers.empty()) {

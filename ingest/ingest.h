@@ -43,6 +43,9 @@ struct IngestOptions {
   // Messages a partition may run ahead of the aggregator's committed
   // offset; 0 is unbounded.
   int64_t max_ahead = 0;
+  // Pace by what the aggregators of this process have read (`pulse run`
+  // on the embedded broker) instead of what the sink has committed.
+  bool pace_by_consumed = false;
   std::chrono::milliseconds status_interval{1000};
   std::chrono::milliseconds heartbeat_interval{30000};
   std::chrono::milliseconds progress_interval{5000};

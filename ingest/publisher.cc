@@ -55,7 +55,8 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const PublisherOptions& o,
                               count.status().message()));
   }
   p->partitions_ = *count;
-  PULSE_ASSIGN_OR_RETURN(p->cluster_id_, ClusterId(p->rk_.get(), 15000));
+  PULSE_ASSIGN_OR_RETURN(p->cluster_id_,
+                         BrokerIncarnation(p->rk_.get(), 15000));
   return p;
 }
 

@@ -156,6 +156,9 @@ Status Session::RunSnapshot(const std::string& exported_snapshot) {
   ActivityRow row;
   Status st;
   while (reader.Next(row, st)) {
+    if ((copied & 255) == 0) {
+      PULSE_RETURN_IF_ERROR(WaitForRoom());
+    }
     PULSE_RETURN_IF_ERROR(Publish(row, pos, unit));
     m_.rows_snapshot.Increment();
     last_id = row.id.value_or(last_id);

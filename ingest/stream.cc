@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "common/consumed_offsets.h"
 #include "common/shutdown.h"
 #include "common/time_util.h"
 #include "ingest/session.h"
@@ -185,13 +186,19 @@ Status Session::WaitForRoom() {
   // aggregator's committed offset; deliveries and status keep flowing.
   bool waited = false;
   while (!StopSignal::Get().requested()) {
+    AckTracker::Horizon consumed;
     const AckTracker::Horizon* h = Horizon();
+    if (o_.pace_by_consumed) {
+      consumed = ConsumedOffsets::Get().Of(o_.kafka.topic);
+      h = &consumed;
+    }
     bool room = true;
-    for (const auto& [partition, delivered] :
-         shared_.tracker.delivered_offsets()) {
-      auto it = h->find(partition);
-      int64_t committed = it == h->end() ? 0 : it->second;
-      room = room && delivered - committed < o_.max_ahead;
+    for (const AckTracker* t : {&shared_.tracker, &shared_.snapshot_tracker}) {
+      for (const auto& [partition, delivered] : t->delivered_offsets()) {
+        auto it = h->find(partition);
+        int64_t committed = it == h->end() ? 0 : it->second;
+        room = room && delivered - committed < o_.max_ahead;
+      }
     }
     if (room) {
       break;

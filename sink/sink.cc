@@ -134,7 +134,7 @@ Status Sink::Init() {
         n.status().code(),
         fmt::format("kafka.brokers={}: {}", o_.brokers, n.status().message()));
   }
-  PULSE_ASSIGN_OR_RETURN(cluster_, ClusterId(consumer_.get(), 15000));
+  PULSE_ASSIGN_OR_RETURN(cluster_, BrokerIncarnation(consumer_.get(), 15000));
 
   KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(topics.get(), o_.topics.rollups.c_str(),

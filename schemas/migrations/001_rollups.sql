@@ -17,7 +17,10 @@
 -- the dimension alone would only help per-collection or per-user lookups
 -- across all time, which no function does.
 
-CREATE SCHEMA IF NOT EXISTS pulse;
+-- Schema pulse itself is created by the migration runner (sink/schema.cc)
+-- before this file runs, and only when missing: CREATE SCHEMA checks the
+-- CREATE privilege on the database even with IF NOT EXISTS, and a sink
+-- role that merely owns schema pulse (schemas/roles.sql) lacks it.
 
 -- Activity count per (bucket, collection, action): action_timeseries.
 CREATE TABLE pulse.activity_minute (

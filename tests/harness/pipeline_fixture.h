@@ -1,0 +1,40 @@
+// PipelineFixture: the IngestFixture's database and broker, plus the
+// aggregator and sink as `pulse` processes, and the checks that the
+// rollups equal the raw table.
+
+#ifndef PULSE_TESTS_HARNESS_PIPELINE_FIXTURE_H_
+#define PULSE_TESTS_HARNESS_PIPELINE_FIXTURE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "tests/harness/ingest_fixture.h"
+#include "tests/harness/rollup_check.h"
+
+namespace pulse::testing {
+
+class PipelineFixture : public IngestFixture {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // `pulse <command>` with the fixture's environment, its own state folder
+  // and `extra` settings.
+  std::unique_ptr<Subprocess> StartPulse(
+      const std::string& command,
+      const std::map<std::string, std::string>& extra = {});
+
+  // Waits until the sink has applied `events` events (or times out).
+  bool WaitForApplied(int64_t events, std::chrono::milliseconds timeout);
+  int64_t RawCount();
+
+  // The rollups equal the raw table, every table, every granularity.
+  void ExpectExact();
+
+  std::vector<std::string> state_dirs_;
+};
+
+}  // namespace pulse::testing
+
+#endif  // PULSE_TESTS_HARNESS_PIPELINE_FIXTURE_H_
