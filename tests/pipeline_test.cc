@@ -127,8 +127,8 @@ TEST_F(PipelineTest, KillNineOfEveryStageStaysExact) {
 TEST_F(PipelineTest, TwoAggregatorsOneKilledPartitionsMove) {
   WriteHistory(20000, 31);
   auto sink = StartPulse("sink");
-  auto first = StartPulse("aggregate");
-  auto second = StartPulse("aggregate");
+  auto first = StartPulse("aggregate", {}, "aggregate-1");
+  auto second = StartPulse("aggregate", {}, "aggregate-2");
   auto ingest = StartPulse("ingest");
   LiveWriter live(url_, 32);
 

@@ -10,18 +10,21 @@ void PipelineFixture::SetUp() {
 }
 
 void PipelineFixture::TearDown() {
-  for (const std::string& d : state_dirs_) {
-    RemoveTree(d);
+  for (const auto& [key, dir] : state_dirs_) {
+    RemoveTree(dir);
   }
   IngestFixture::TearDown();
 }
 
 std::unique_ptr<Subprocess> PipelineFixture::StartPulse(
-    const std::string& command,
-    const std::map<std::string, std::string>& extra) {
+    const std::string& command, const std::map<std::string, std::string>& extra,
+    const std::string& state_key) {
   auto env = PulseEnv();
-  state_dirs_.push_back(MakeTempDir("pulse-" + command));
-  env["PULSE_STATE_DIR"] = state_dirs_.back();
+  std::string& dir = state_dirs_[state_key.empty() ? command : state_key];
+  if (dir.empty()) {
+    dir = MakeTempDir("pulse-" + command);
+  }
+  env["PULSE_STATE_DIR"] = dir;
   env["PULSE_KAFKA_PROPERTIES"] = "session.timeout.ms=6000";
   env["PULSE_LOG_LEVEL"] = "debug";
   for (const auto& [k, v] : extra) {

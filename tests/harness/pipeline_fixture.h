@@ -19,11 +19,13 @@ class PipelineFixture : public IngestFixture {
   void SetUp() override;
   void TearDown() override;
 
-  // `pulse <command>` with the fixture's environment, its own state folder
-  // and `extra` settings.
+  // `pulse <command>` with the fixture's environment and `extra` settings.
+  // Processes started with the same `state_key` (default: the command)
+  // share a state folder, as a restarted pod keeps its volume.
   std::unique_ptr<Subprocess> StartPulse(
       const std::string& command,
-      const std::map<std::string, std::string>& extra = {});
+      const std::map<std::string, std::string>& extra = {},
+      const std::string& state_key = "");
 
   // Waits until the sink has applied `events` events (or times out).
   bool WaitForApplied(int64_t events, std::chrono::milliseconds timeout);
@@ -32,7 +34,7 @@ class PipelineFixture : public IngestFixture {
   // The rollups equal the raw table, every table, every granularity.
   void ExpectExact();
 
-  std::vector<std::string> state_dirs_;
+  std::map<std::string, std::string> state_dirs_;
 };
 
 }  // namespace pulse::testing
