@@ -38,7 +38,8 @@ void ParseValue(ActivityMessage& m) {
 
 std::vector<ActivityMessage> ReadActivityTopic(const std::string& bootstrap,
                                                const std::string& topic,
-                                               std::chrono::milliseconds idle) {
+                                               std::chrono::milliseconds idle,
+                                               bool parse) {
   auto conf = MakeKafkaConf({{"bootstrap.servers", bootstrap},
                              {"group.id", "pulse-test-reader"},
                              {"enable.auto.commit", "false"},
@@ -72,7 +73,20 @@ std::vector<ActivityMessage> ReadActivityTopic(const std::string& bootstrap,
     m.offset = msg->offset;
     m.key.assign(static_cast<const char*>(msg->key), msg->key_len);
     m.value.assign(static_cast<const char*>(msg->payload), msg->len);
-    ParseValue(m);
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(msg.get(), &headers) == 0) {
+      const char* name;
+      const void* value;
+      size_t size;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(headers, i, &name, &value, &size) == 0;
+           ++i) {
+        m.headers[name] = std::string(static_cast<const char*>(value), size);
+      }
+    }
+    if (parse) {
+      ParseValue(m);
+    }
     out.push_back(std::move(m));
   }
   rd_kafka_consumer_close(rk.get());

@@ -26,6 +26,7 @@ struct ActivityMessage {
   Lsn commit_lsn;
   Lsn lsn;
   bool snapshot = false;
+  std::map<std::string, std::string> headers;
 
   std::tuple<Lsn, Lsn, int64_t> position() const {
     return {commit_lsn, lsn, id.value_or(0)};
@@ -34,9 +35,11 @@ struct ActivityMessage {
 
 // Every message of `topic`, from the beginning, read until no new message
 // arrived for `idle`. Messages are in offset order per partition.
+// Values are parsed as activity JSON unless `parse` is false.
 std::vector<ActivityMessage> ReadActivityTopic(
     const std::string& bootstrap, const std::string& topic,
-    std::chrono::milliseconds idle = std::chrono::milliseconds(1500));
+    std::chrono::milliseconds idle = std::chrono::milliseconds(1500),
+    bool parse = true);
 
 struct ReplayCheck {
   std::map<int64_t, int> applied;  // id -> times applied after dedup

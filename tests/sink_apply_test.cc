@@ -1,0 +1,177 @@
+// The sink's Writer on a real PostgreSQL: a rollup message applied twice,
+// an older message after a newer one, a gap, a stale owner: none changes
+// the tables. Without the hll extension the sketches are unioned in C++
+// and stored byte for byte as the extension would.
+
+#include <gtest/gtest.h>
+
+#include "common/hll.h"
+#include "sink/writer.h"
+#include "tests/harness/pg_server.h"
+
+namespace pulse::testing {
+namespace {
+
+using sink::Grain;
+using sink::Incoming;
+using sink::RollupMessage;
+using sink::SketchDelta;
+
+constexpr EventTimeMs kHour = 1796313600000;  // 2026-12-03T16:00:00Z
+
+// A message for partition 0 covering [from, to) with `users` in the
+// collection "articles", hour and day buckets.
+RollupMessage Message(int64_t from, int64_t to,
+                      const std::vector<std::string>& users,
+                      int64_t generation = 1,
+                      const std::string& cluster = "c1") {
+  RollupMessage m;
+  m.topic = "directus.activity";
+  m.partition = 0;
+  m.cluster = cluster;
+  m.generation = generation;
+  m.from = from;
+  m.to = to;
+  m.position_commit_lsn = Lsn(static_cast<uint64_t>(to));
+  m.position_lsn = Lsn(static_cast<uint64_t>(to));
+  m.newest_event_time = kHour + to;
+  m.events = static_cast<int64_t>(users.size());
+  Hll sketch;
+  for (const std::string& u : users) {
+    sketch.Add(HllHashBytes(u));
+  }
+  for (Grain g : {Grain::kHour, Grain::kDay}) {
+    EventTimeMs bucket = g == Grain::kHour ? kHour : FloorTo(kHour, kMsPerDay);
+    m.activity.push_back(
+        {g, bucket, "articles", "update", static_cast<int64_t>(users.size())});
+    m.collections.push_back(SketchDelta{g, bucket, "articles",
+                                        static_cast<int64_t>(users.size()), 0,
+                                        sketch.Serialize()});
+  }
+  return m;
+}
+
+class SinkApplyTest : public ::testing::Test {
+ protected:
+  void Open(const std::string& url) {
+    PgConn admin = SharedPgServer().Connect(url);
+    auto schema = sink::MigrateSchema(admin, {});
+    ASSERT_TRUE(schema.ok()) << schema.status().ToString();
+    hll_ = schema->hll;
+    auto w = sink::Writer::Connect(url, *schema, {});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    writer_.emplace(std::move(w).value());
+    reader_ = SharedPgServer().Connect(url);
+  }
+
+  sink::ApplyReport Apply(std::vector<RollupMessage> messages) {
+    std::vector<Incoming> batch;
+    for (RollupMessage& m : messages) {
+      batch.push_back({0, next_offset_++, std::move(m)});
+    }
+    auto r = writer_->Apply(batch, "directus.activity.rollups", "c1");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : sink::ApplyReport();
+  }
+
+  // Everything a reader can see, as text, to compare before and after.
+  std::string Tables() {
+    auto r = reader_.Exec(
+        "SELECT string_agg(concat_ws('|', bucket, collection, "
+        "activity_count, unique_users, users::text), E'\\n' ORDER BY bucket) "
+        "FROM pulse.collection_hour");
+    auto a = reader_.Exec(
+        "SELECT string_agg(concat_ws('|', bucket, collection, action, "
+        "activity_count), E'\\n' ORDER BY bucket) FROM pulse.activity_day");
+    return r->GetString(0, 0) + "\n" + a->GetString(0, 0);
+  }
+
+  std::optional<sink::Writer> writer_;
+  PgConn reader_;
+  bool hll_ = false;
+  int64_t next_offset_ = 0;
+};
+
+TEST_F(SinkApplyTest, DuplicateOlderGapAndStaleMessagesChangeNothing) {
+  Open(SharedPgServer().CreateDatabase("sinkapply"));
+  ASSERT_TRUE(hll_);
+  EXPECT_EQ(Apply({Message(0, 10, {"u1", "u2"})}).applied, 1);
+  EXPECT_EQ(Apply({Message(10, 20, {"u2", "u3"})}).applied, 1);
+  std::string after = Tables();
+
+  struct Case {
+    const char* name;
+    RollupMessage m;
+    bool rejected;
+  };
+  std::vector<Case> cases;
+  cases.push_back(
+      {"the same message again", Message(10, 20, {"u2", "u3"}), false});
+  cases.push_back({"an older message", Message(0, 10, {"u1", "u2"}), false});
+  cases.push_back({"a gap", Message(25, 30, {"u9"}), true});
+  cases.push_back({"an overlap", Message(15, 30, {"u9"}), true});
+  cases.push_back({"a stale owner", Message(20, 30, {"u9"}, 0), true});
+  for (Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    sink::ApplyReport r = Apply({c.m});
+    EXPECT_EQ(r.applied, 0);
+    EXPECT_EQ(r.rejected, c.rejected ? 1 : 0);
+    EXPECT_EQ(Tables(), after);
+  }
+
+  // Counts add and sketches union: 4 events, users u1, u2, u3.
+  auto row = reader_.Exec(
+      "SELECT activity_count, unique_users FROM pulse.collection_hour");
+  EXPECT_EQ(row->GetInt(0, 0), 4);
+  EXPECT_EQ(row->GetInt(0, 1), 3);
+}
+
+TEST_F(SinkApplyTest, NewBrokerIncarnationRestartsOffsetsKeepingTotals) {
+  Open(SharedPgServer().CreateDatabase("sinkapply"));
+  Apply({Message(0, 10, {"u1"})});
+  // The embedded broker restarted: offsets count from zero again.
+  EXPECT_EQ(Apply({Message(0, 5, {"u2"}, 2, "c2")}).applied, 1);
+  EXPECT_EQ(Apply({Message(5, 8, {"u3"}, 2, "c2")}).applied, 1);
+  auto row = reader_.Exec(
+      "SELECT activity_count, unique_users FROM pulse.collection_hour");
+  EXPECT_EQ(row->GetInt(0, 0), 3);
+  EXPECT_EQ(row->GetInt(0, 1), 3);
+  auto state = reader_.Exec(
+      "SELECT cluster_id, next_offset, generation FROM pulse.partition_state");
+  EXPECT_EQ(state->Get(0, 0), "c2");
+  EXPECT_EQ(state->GetInt(0, 1), 8);
+  EXPECT_EQ(state->GetInt(0, 2), 2);
+}
+
+TEST_F(SinkApplyTest, WithoutHllExtensionSketchesAreUnionedInCpp) {
+  // A database owner that may not create the (untrusted) extension.
+  std::string url = SharedPgServer().CreateDatabase("sinkbytea");
+  std::string db = url.substr(url.rfind('/') + 1);
+  std::string role = "owner_" + db;
+  PgConn admin = SharedPgServer().Connect(url);
+  ASSERT_TRUE(admin
+                  .Run("CREATE ROLE " + role + " LOGIN PASSWORD 'pw'; " +
+                       "ALTER DATABASE " + admin.QuoteIdent(db) + " OWNER TO " +
+                       role)
+                  .ok());
+  Open(SharedPgServer().UrlAs(role, "pw", db));
+  ASSERT_FALSE(hll_);
+
+  // Three messages over two transactions; the union must cover them all.
+  Apply({Message(0, 10, {"a", "b"}), Message(10, 20, {"b", "c"})});
+  Apply({Message(20, 30, {"d"})});
+  Hll want;
+  for (const char* u : {"a", "b", "c", "d"}) {
+    want.Add(HllHashBytes(u));
+  }
+  auto row = reader_.Exec(
+      "SELECT activity_count, unique_users, users::text FROM "
+      "pulse.collection_hour");
+  ASSERT_TRUE(row.ok()) << row.status().ToString();
+  EXPECT_EQ(row->GetInt(0, 0), 5);
+  EXPECT_EQ(row->GetInt(0, 1), 4);
+  EXPECT_EQ(row->GetString(0, 2), ByteaHex(want.Serialize()));
+}
+
+}  // namespace
+}  // namespace pulse::testing
