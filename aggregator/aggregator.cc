@@ -194,7 +194,7 @@ Status Aggregator::Run() {
       PULSE_RETURN_IF_ERROR(Handle(m.get()));
       auto it = work_.find(m->partition);
       bool big = it != work_.end() &&
-                 it->second->batch.ApproximateBytes() > o_.max_batch_bytes;
+                 it->second->ApproximateBytes() > o_.max_batch_bytes;
       if (big || Clock::now() - last_flush_ >= o_.flush_interval) {
         break;
       }
@@ -209,7 +209,7 @@ Status Aggregator::Run() {
     // Publish on the interval, or early when a batch grows large.
     bool big = false;
     for (const auto& [p, w] : work_) {
-      big = big || w->batch.ApproximateBytes() > o_.max_batch_bytes;
+      big = big || w->ApproximateBytes() > o_.max_batch_bytes;
     }
     PULSE_RETURN_IF_ERROR(MaybeFlush(big));
     UpdateLag();

@@ -45,6 +45,11 @@ struct PartitionWork {
   int64_t invalid = 0;
   int64_t ignored = 0;
   int64_t late = 0;
+
+  // Rough size of the rollup message a flush would publish now.
+  size_t ApproximateBytes() const {
+    return batch.ApproximateBytes() + alerts.ApproximateChangeBytes();
+  }
 };
 
 class Aggregator {

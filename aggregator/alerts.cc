@@ -11,7 +11,7 @@ namespace pulse::aggregator {
 
 namespace {
 
-constexpr uint8_t kStateVersion = 1;
+constexpr uint8_t kStateVersion = 2;
 constexpr size_t kTop = 5;
 
 void Bump(std::vector<std::pair<std::string, int64_t>>& counts,
@@ -143,6 +143,7 @@ void Alert::AppendJson(std::string& out) const {
   pairs(w, "action", top_actions);
   w.Key("first_seen").String({first, 24});
   w.Key("last_seen").String({last, 24});
+  w.Key("detail_complete").Bool(detail_complete);
   w.EndObject();
 }
 
@@ -252,6 +253,7 @@ Alert IpActivity::MakeAlert(std::string_view rule, std::string_view ip,
     }
     a.first_seen = std::min(a.first_seen, m.first);
     a.last_seen = std::max(a.last_seen, m.last);
+    a.detail_complete = a.detail_complete && m.detail;
   }
   a.collections = static_cast<int64_t>(collections.size());
   a.top_collections = Top(collections);
@@ -267,24 +269,22 @@ bool IpActivity::Expired(int64_t now_minute, const AlertRules& rules) const {
 }
 
 std::string IpActivity::Serialize() const {
+  // Minutes ascend, so each is stored as the gap from the previous one, and
+  // times as offsets into their minute: small varints.
   std::string out;
   out.push_back(static_cast<char>(kStateVersion));
   PutI64(out, suspicious_until_);
   PutI64(out, login_until_);
   PutVarint(out, minutes_.size());
+  int64_t previous = 0;
   for (const Minute& m : minutes_) {
-    PutI64(out, m.minute);
+    int64_t start = m.minute * kMsPerMinute;
+    PutI64(out, m.minute - previous);
     PutI64(out, m.count);
     PutI64(out, m.logins);
-    PutI64(out, m.first);
-    PutI64(out, m.last);
-    for (const auto* counts : {&m.collections, &m.actions}) {
-      PutVarint(out, counts->size());
-      for (const auto& [name, c] : *counts) {
-        PutStr(out, name);
-        PutI64(out, c);
-      }
-    }
+    PutI64(out, m.first - start);
+    PutI64(out, m.last - start);
+    previous = m.minute;
   }
   return out;
 }
@@ -299,13 +299,26 @@ Result<IpActivity> IpActivity::Deserialize(std::string_view bytes) {
   if (!r.I64(a.suspicious_until_) || !r.I64(a.login_until_) || !r.Varint(n)) {
     return Status::DataLoss("alert state: truncated header");
   }
+  int64_t previous = 0;
   for (uint64_t i = 0; i < n; ++i) {
     Minute m;
-    if (!r.I64(m.minute) || !r.I64(m.count) || !r.I64(m.logins) ||
-        !r.I64(m.first) || !r.I64(m.last) || !r.Counts(m.collections) ||
-        !r.Counts(m.actions)) {
+    int64_t gap = 0;
+    if (!r.I64(gap) || !r.I64(m.count) || !r.I64(m.logins) || !r.I64(m.first) ||
+        !r.I64(m.last)) {
       return Status::DataLoss("alert state: truncated minute");
     }
+    if ((i > 0 && gap <= 0) || m.count < 0 || m.logins < 0 ||
+        m.logins > m.count || m.first < 0 || m.last < m.first ||
+        m.last >= kMsPerMinute) {
+      return Status::DataLoss(
+          "alert state: a minute is out of order or "
+          "out of range");
+    }
+    m.minute = previous + gap;
+    m.first += m.minute * kMsPerMinute;
+    m.last += m.minute * kMsPerMinute;
+    m.detail = false;
+    previous = m.minute;
     a.minutes_.push_back(std::move(m));
   }
   if (!r.done()) {
@@ -326,7 +339,10 @@ void AlertEngine::Observe(std::string_view ip, EventTimeMs time,
     it = ips_.emplace(std::string(ip), IpActivity()).first;
   }
   it->second.Observe(ip, time, collection, action, *rules_, fired);
-  changed_.insert(it->first);
+  if (changed_.insert(it->first).second) {
+    // Hex doubles the ~12 bytes of each minute a flush will persist.
+    change_bytes_ += 2 * (it->first.size() + 24 + 12 * it->second.minutes());
+  }
 }
 
 void AlertEngine::TakeChanges(std::vector<Change>& out) {
@@ -338,6 +354,7 @@ void AlertEngine::TakeChanges(std::vector<Change>& out) {
     }
   }
   changed_.clear();
+  change_bytes_ = 0;
 
   // IPs quiet past every window and cooldown are dropped. "Now" is event
   // time (a backfill of old history keeps its windows), capped by the

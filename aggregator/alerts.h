@@ -83,6 +83,9 @@ struct Alert {
   std::vector<std::pair<std::string, int64_t>> top_actions;
   EventTimeMs first_seen = 0;
   EventTimeMs last_seen = 0;
+  // False when part of the window was restored from storage, which keeps
+  // counts but not names: the collection figures then cover less.
+  bool detail_complete = true;
 
   // The alert topic's JSON value.
   void AppendJson(std::string& out) const;
@@ -99,8 +102,14 @@ class IpActivity {
   // than every window and cooldown, as of `now_minute`.
   bool Expired(int64_t now_minute, const AlertRules& rules) const;
 
+  // What is persisted: per minute the counts and first/last times, and
+  // the cooldowns; the names behind the alert detail stay in memory. About
+  // a dozen bytes per minute with traffic.
   std::string Serialize() const;
   static Result<IpActivity> Deserialize(std::string_view bytes);
+
+  // Minutes held, for size estimates.
+  size_t minutes() const { return minutes_.size(); }
 
  private:
   struct Minute {
@@ -109,6 +118,7 @@ class IpActivity {
     int64_t logins = 0;
     EventTimeMs first = 0;
     EventTimeMs last = 0;
+    bool detail = true;  // false once restored: names are not persisted
     std::vector<std::pair<std::string, int64_t>> collections;
     std::vector<std::pair<std::string, int64_t>> actions;
   };
@@ -144,12 +154,16 @@ class AlertEngine {
   Status Load(std::string_view ip, std::string_view bytes);
   size_t size() const { return ips_.size(); }
 
+  // Rough size of what TakeChanges() would return, as hex in a message.
+  size_t ApproximateChangeBytes() const { return change_bytes_; }
+
  private:
   const AlertRules* rules_;
   EventTimeMs now_ = 0;
   EventTimeMs newest_ = INT64_MIN;  // newest event observed
   std::unordered_map<std::string, IpActivity> ips_;
   std::unordered_set<std::string> changed_;
+  size_t change_bytes_ = 0;
 };
 
 }  // namespace pulse::aggregator

@@ -115,10 +115,10 @@ ParseResult EventParser::Parse(std::string_view message, ParsedEvent& out) {
   if (auto e = doc.get_object().get(root)) {
     // Only a well-formed value of another type is "not an object";
     // garbage and truncated objects are not JSON at all.
-    json_type t;
     if (e != simdjson::INCORRECT_TYPE) {
       return Invalid(JsonError(e), simdjson::error_message(e));
     }
+    json_type t;
     if (doc.type().get(t)) {
       return Invalid("not_json", "the message does not start a JSON value");
     }

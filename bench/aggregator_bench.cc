@@ -1,0 +1,500 @@
+// The aggregator's per-event hot path on one core: parse an activity
+// message, add it to the rollup batch, feed the alert windows; every flush
+// interval's worth of events, build the rollup message, take the changed
+// alert windows and commit them to RocksDB. Target: >= 500k events/s
+// (per-core anchors: Kafka Streams ~64k/s, Flink ~76k/s). items_per_second
+// counts events.
+//
+// Input comes from the ingest's writer (AppendActivityJson): ~2,000 users,
+// ~5,000 IPs (a few busy enough to trip the alert rules), 40 collections,
+// a Directus-like action mix, event time ~1 ms apart, so a 50,000-event
+// flush covers ~50 s. Alert windows are first warmed with an hour of that
+// traffic, so flushes persist steady-state windows.
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "aggregator/alerts.h"
+#include "aggregator/event_parser.h"
+#include "aggregator/proxy_detector.h"
+#include "aggregator/rollup_batch.h"
+#include "aggregator/state_store.h"
+#include "common/activity_json.h"
+
+namespace pulse::aggregator {
+namespace {
+
+constexpr size_t kUsers = 2000;
+constexpr size_t kIps = 5000;
+constexpr size_t kCollections = 40;
+constexpr size_t kMessages = 200'000;          // cycled; time shifts each lap
+constexpr size_t kWarmLaps = 19;               // ~63 minutes of event time
+constexpr size_t kFlushEvery = 50'000;         // ~500 ms at the target rate
+constexpr EventTimeMs kStart = 1796256000000;  // 2026-12-03T00:00:00Z
+constexpr std::string_view kTopic = "directus.activity";
+
+struct Corpus {
+  std::vector<std::string> messages;
+  EventTimeMs span_ms = 0;  // added to event times on each lap
+};
+
+// Directus's actions, weighted roughly as a content team produces them.
+struct ActionWeight {
+  const char* action;
+  int weight;
+  const char* collection;  // fixed collection, or null for any
+};
+constexpr ActionWeight kActions[] = {
+    {"update", 34, nullptr},
+    {"create", 22, nullptr},
+    {"delete", 6, nullptr},
+    {"login", 10, "directus_users"},
+    {"logout", 4, "directus_users"},
+    {"run", 8, "directus_flows"},
+    {"comment", 4, nullptr},
+    {"upload", 5, "directus_files"},
+    {"version_save", 4, nullptr},
+    {"revert", 2, nullptr},
+    {"install", 1, "directus_extensions"},
+};
+
+std::string Uuid(std::mt19937_64& rng) {
+  uint64_t a = rng(), b = rng();
+  return fmt::format("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", a >> 32,
+                     a & 0xffff, (a >> 16) & 0xfff, b >> 52,
+                     b & 0xffffffffffff);
+}
+
+// Mostly IPv4; some IPv6, some with a port as X-Forwarded-For carries them.
+std::string Address(size_t i) {
+  std::string v4 =
+      fmt::format("203.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+  if (i % 31 == 0) {
+    return fmt::format("2001:db8:{:x}::{:x}", i % 97, i);
+  }
+  return i % 17 == 0 ? fmt::format("{}:{}", v4, 1024 + i) : v4;
+}
+
+const Corpus& GetCorpus() {
+  static const Corpus corpus = [] {
+    std::mt19937_64 rng(20261203);
+    std::vector<std::string> users(kUsers), ips(kIps), collections;
+    for (std::string& u : users) {
+      u = Uuid(rng);
+    }
+    for (size_t i = 0; i < kIps; ++i) {
+      ips[i] = Address(i);
+    }
+    for (size_t i = 0; i < kCollections - 4; ++i) {
+      collections.push_back("collection_" + std::to_string(i));
+    }
+    const char* agents[] = {
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 "
+        "Firefox/121.0",
+        "Directus SDK/11.0 (node 20.10.0)",
+        "curl/8.4.0",
+    };
+    int total_weight = 0;
+    for (const ActionWeight& a : kActions) {
+      total_weight += a.weight;
+    }
+
+    // Skewed picks: a few users and IPs are much busier than the rest.
+    auto skewed = [&](size_t n, double power) {
+      double u = std::uniform_real_distribution<double>(0, 1)(rng);
+      return std::min(n - 1, static_cast<size_t>(n * std::pow(u, power)));
+    };
+
+    Corpus c;
+    c.messages.reserve(kMessages);
+    EventTimeMs t = kStart;
+    uint64_t lsn = 0x16B000000;
+    for (size_t i = 0; i < kMessages; ++i) {
+      int w = static_cast<int>(rng() % total_weight);
+      const ActionWeight* a = kActions;
+      while (w >= a->weight) {
+        w -= a->weight;
+        ++a;
+      }
+      std::string item = std::to_string(rng() % 100000);
+      ActivityRow row;
+      row.id = static_cast<int64_t>(1'000'000 + i);
+      row.action = a->action;
+      row.collection = a->collection != nullptr
+                           ? std::string_view(a->collection)
+                           : std::string_view(collections[skewed(36, 2.0)]);
+      if (rng() % 20 != 0) {
+        row.user = users[skewed(kUsers, 1.5)];
+      }
+      row.timestamp = t;
+      row.ip = ips[skewed(kIps, 2.0)];
+      row.user_agent = agents[rng() % 4];
+      row.item = item;
+      row.origin = "https://cms.example.com";
+      lsn += 200 + rng() % 300;
+      SourcePosition src{.lsn = Lsn(lsn),
+                         .commit_lsn = Lsn(lsn + 100),
+                         .xid = static_cast<uint32_t>(5000 + i)};
+      AppendActivityJson(row, src, c.messages.emplace_back());
+      t += static_cast<int64_t>(rng() % 3);  // ~1 ms apart on average
+    }
+    c.span_ms = t - kStart + 1;
+    return c;
+  }();
+  return corpus;
+}
+
+// A benchmark has no caller to tell: fail loudly.
+void Check(const Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+    std::abort();
+  }
+}
+
+// Where flushes spend time and bytes, summed over flushes.
+struct FlushProfile {
+  double take_changes_s = 0, rollup_json_s = 0, alert_json_s = 0;
+  double commit_s = 0, clear_s = 0;
+  size_t rollup_bytes = 0, alert_state_bytes = 0, flushes = 0;
+};
+
+// One partition's open work, as the aggregator keeps it.
+class Partition {
+ public:
+  explicit Partition(const AlertEngine& alerts) : alerts_(alerts) {}
+
+  // Aggregator::Apply's steps for one parsed event.
+  void Apply(const ParsedEvent& e, EventTimeMs now) {
+    if (e.position) {
+      if (*e.position <= position_) {
+        return;  // a replay
+      }
+      position_ = *e.position;
+    }
+    std::array<bool, 3> skip{};
+    for (size_t g = 0; g < 3; ++g) {
+      skip[g] = kRetentionMs[g] > 0 && e.time < now - kRetentionMs[g];
+    }
+    batch_.Add({.time = e.time,
+                .action = e.action,
+                .collection = e.collection,
+                .user = e.user ? &*e.user : nullptr,
+                .ip = e.ip ? &*e.ip : nullptr},
+               skip);
+    newest_ = std::max(newest_, e.time);
+    now_ = now;
+    if (e.ip) {
+      alerts_.set_now(now);
+      alerts_.Observe(*e.ip, e.time, e.collection, e.action, fired_);
+      proxy_.Observe(*e.ip);
+    }
+  }
+
+  // The flush: rollup message, alert windows, one RocksDB commit, Clear().
+  void Flush(StateStore& store) {
+    using Clock = std::chrono::steady_clock;
+    auto t = Clock::now();
+    auto lap = [&t](double& into) {
+      auto now = Clock::now();
+      into += std::chrono::duration<double>(now - t).count();
+      t = now;
+    };
+    changes_.clear();
+    alerts_.set_now(now_);
+    alerts_.TakeChanges(changes_);
+    lap(profile_.take_changes_s);
+
+    message_.clear();
+    message_.reserve(batch_.ApproximateBytes() + 1024);
+    message_ += "{\"v\":1,\"events\":" + std::to_string(batch_.events());
+    batch_.AppendJsonMembers(message_);
+    size_t rollup_end = message_.size();
+    lap(profile_.rollup_json_s);
+
+    message_ += ",\"alerts\":[";
+    for (size_t i = 0; i < fired_.size(); ++i) {
+      message_ += i == 0 ? "" : ",";
+      fired_[i].AppendJson(message_);
+    }
+    message_ += "],\"alert_state\":[";
+    size_t state_start = message_.size();
+    for (size_t i = 0; i < changes_.size(); ++i) {
+      message_ += i == 0 ? "" : ",";
+      AppendState(changes_[i]);
+    }
+    message_ += "]}";
+    lap(profile_.alert_json_s);
+
+    record_.events_applied += batch_.events();
+    record_.newest_event_time = newest_;
+    record_.position = position_;
+    Check(store.Commit(std::string(kTopic), 0, record_, changes_), "commit");
+    lap(profile_.commit_s);
+    batch_.Clear();
+    fired_.clear();
+    lap(profile_.clear_s);
+
+    profile_.rollup_bytes += rollup_end;
+    profile_.alert_state_bytes += message_.size() - state_start;
+    ++profile_.flushes;
+  }
+
+  void StartLap() { position_ = {}; }  // the corpus repeats its positions
+  size_t pending_bytes() const { return batch_.ApproximateBytes(); }
+  const FlushProfile& profile() const { return profile_; }
+
+ private:
+  static constexpr std::array<int64_t, 3> kRetentionMs = {7 * 86'400'000LL,
+                                                          90 * 86'400'000LL, 0};
+
+  void AppendState(const AlertEngine::Change& c) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    message_ += "[\"" + c.first;  // benchmark IPs need no escaping
+    if (!c.second) {
+      message_ += "\",null]";
+      return;
+    }
+    message_ += "\",\"";
+    for (unsigned char b : *c.second) {
+      message_ += kHex[b >> 4];
+      message_ += kHex[b & 15];
+    }
+    message_ += "\"]";
+  }
+
+  RollupBatch batch_;
+  AlertEngine alerts_;
+  ProxyDetector proxy_{50};
+  std::vector<Alert> fired_;
+  std::vector<AlertEngine::Change> changes_;
+  std::string message_;
+  FlushProfile profile_;
+  PartitionRecord record_;
+  SourcePos position_;
+  EventTimeMs newest_ = 0;
+  EventTimeMs now_ = 0;
+};
+
+// A RocksDB state store in a fresh temporary directory.
+class TempStore {
+ public:
+  TempStore() {
+    std::string dir = "/tmp/pulse_aggregator_bench_XXXXXX";
+    dir_ = mkdtemp(dir.data());
+    auto s = StateStore::Open(dir_.string());
+    Check(s.status(), "open state store");
+    store_ = std::move(*s);
+  }
+  ~TempStore() {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  StateStore& operator*() { return *store_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<StateStore> store_;
+};
+
+// Message `i` of the endless stream, parsed, with its lap's time shift.
+bool ParseNth(EventParser& parser, size_t i, ParsedEvent& e) {
+  const Corpus& c = GetCorpus();
+  if (parser.Parse(c.messages[i % kMessages], e).outcome !=
+      ParseOutcome::kEvent) {
+    return false;
+  }
+  e.time += static_cast<int64_t>(i / kMessages) * c.span_ms;
+  return true;
+}
+
+// The corpus parsed once into owned strings, for the later stages alone.
+struct OwnedEvent {
+  EventTimeMs time;
+  std::string action, collection, ip;
+  std::optional<std::string> user;
+};
+
+const std::vector<OwnedEvent>& Parsed() {
+  static const std::vector<OwnedEvent> events = [] {
+    EventParser parser;
+    ParsedEvent e;
+    std::vector<OwnedEvent> out;
+    for (size_t i = 0; i < kMessages; ++i) {
+      if (ParseNth(parser, i, e)) {
+        out.push_back(
+            {e.time, std::string(e.action), std::string(e.collection),
+             std::string(e.ip.value_or("")),
+             e.user ? std::optional<std::string>(*e.user) : std::nullopt});
+      }
+    }
+    return out;
+  }();
+  return events;
+}
+
+// Event `i` of the endless stream without a position (no replay check).
+ParsedEvent NthParsed(size_t i) {
+  const std::vector<OwnedEvent>& events = Parsed();
+  const OwnedEvent& o = events[i % events.size()];
+  ParsedEvent e;
+  e.time =
+      o.time + static_cast<int64_t>(i / events.size()) * GetCorpus().span_ms;
+  e.action = o.action;
+  e.collection = o.collection;
+  e.user = o.user;
+  e.ip = o.ip;
+  return e;
+}
+
+const AlertRules kRules;
+constexpr size_t kWarmEvents = kWarmLaps * kMessages;
+
+// Alert windows after an hour of traffic; timed loops start at event
+// kWarmEvents, right after it.
+const AlertEngine& WarmAlerts() {
+  static const AlertEngine warm = [] {
+    AlertEngine engine(&kRules);
+    std::vector<Alert> fired;
+    for (size_t i = 0; i < kWarmEvents; ++i) {
+      ParsedEvent e = NthParsed(i);
+      engine.set_now(e.time);
+      engine.Observe(*e.ip, e.time, e.collection, e.action, fired);
+      fired.clear();
+    }
+    std::vector<AlertEngine::Change> changes;
+    engine.TakeChanges(changes);
+    return engine;
+  }();
+  return warm;
+}
+
+// Per-flush averages of a FlushProfile, as counters.
+void ReportFlushes(benchmark::State& state, const FlushProfile& f) {
+  const std::pair<const char*, double> sums[] = {
+      {"ms_take_changes", f.take_changes_s * 1e3},
+      {"ms_rollup_json", f.rollup_json_s * 1e3},
+      {"ms_alert_json", f.alert_json_s * 1e3},
+      {"ms_commit", f.commit_s * 1e3},
+      {"ms_clear", f.clear_s * 1e3},
+      {"rollup_bytes", static_cast<double>(f.rollup_bytes)},
+      {"alert_state_bytes", static_cast<double>(f.alert_state_bytes)}};
+  for (const auto& [name, sum] : sums) {
+    state.counters[name] = f.flushes ? sum / static_cast<double>(f.flushes) : 0;
+  }
+  state.counters["flushes"] = static_cast<double>(f.flushes);
+}
+
+// Everything one event costs, flushes included. Arg: the batch size that
+// forces an early flush (aggregator.max_batch_bytes; 0: never).
+void BM_PerEventHotPath(benchmark::State& state) {
+  const auto max_batch_bytes = static_cast<size_t>(state.range(0));
+  Partition partition(WarmAlerts());
+  EventParser parser;
+  TempStore store;
+  ParsedEvent e;
+  size_t i = kWarmEvents, since_flush = 0;
+  for (auto _ : state) {
+    if (i % kMessages == 0) {
+      partition.StartLap();
+    }
+    if (ParseNth(parser, i++, e)) {
+      partition.Apply(e, e.time);
+    }
+    if (++since_flush == kFlushEvery ||
+        (max_batch_bytes > 0 && partition.pending_bytes() > max_batch_bytes)) {
+      partition.Flush(*store);
+      since_flush = 0;
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  ReportFlushes(state, partition.profile());
+}
+BENCHMARK(BM_PerEventHotPath)->ArgName("max_batch_bytes")->Arg(0)->Arg(900'000);
+
+void BM_Parse(benchmark::State& state) {
+  const Corpus& c = GetCorpus();
+  EventParser parser;
+  ParsedEvent e;
+  size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    const std::string& m = c.messages[i++ % kMessages];
+    bytes += m.size();
+    benchmark::DoNotOptimize(parser.Parse(m, e));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+}
+BENCHMARK(BM_Parse);
+
+// RollupBatch::Add alone, cleared every flush's worth of events.
+void BM_RollupAdd(benchmark::State& state) {
+  Parsed();
+  RollupBatch batch;
+  size_t i = 0;
+  for (auto _ : state) {
+    ParsedEvent e = NthParsed(i);
+    batch.Add({.time = e.time,
+               .action = e.action,
+               .collection = e.collection,
+               .user = e.user ? &*e.user : nullptr,
+               .ip = &*e.ip},
+              {});
+    if (++i % kFlushEvery == 0) {
+      batch.Clear();
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_RollupAdd);
+
+void BM_AlertObserve(benchmark::State& state) {
+  AlertEngine engine = WarmAlerts();
+  std::vector<Alert> fired;
+  size_t i = kWarmEvents;
+  for (auto _ : state) {
+    ParsedEvent e = NthParsed(i++);
+    engine.set_now(e.time);
+    engine.Observe(*e.ip, e.time, e.collection, e.action, fired);
+    fired.clear();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.counters["ips"] = static_cast<double>(engine.size());
+}
+BENCHMARK(BM_AlertObserve);
+
+// One flush of 50,000 events' work; items are the events it covers.
+void BM_Flush(benchmark::State& state) {
+  Partition partition(WarmAlerts());
+  TempStore store;
+  size_t i = kWarmEvents;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (size_t k = 0; k < kFlushEvery; ++k, ++i) {
+      ParsedEvent e = NthParsed(i);
+      partition.Apply(e, e.time);
+    }
+    state.ResumeTiming();
+    partition.Flush(*store);
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(kFlushEvery));
+  ReportFlushes(state, partition.profile());
+}
+BENCHMARK(BM_Flush)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace pulse::aggregator
+
+BENCHMARK_MAIN();
