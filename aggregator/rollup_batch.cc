@@ -73,6 +73,9 @@ void StringPool::Clear() {
 
 RollupBatch::RollupBatch() { Clear(); }
 
+// TODO(#3): ~2 us per event (node-based hash maps, sorted inserts into
+// explicit sketches); flat maps and building sketches at flush would give
+// the 500k events/s per core the issue asks for.
 void RollupBatch::Add(const BatchEvent& e, const std::array<bool, 3>& skip) {
   ++events_;
   uint32_t collection = pool_.Intern(e.collection);

@@ -21,7 +21,8 @@ const std::vector<ConfigKey> kSchema = {
     {"kafka.topic_prefix", T::kString, "directus",
      "prefix of the topics: <prefix>.activity, .rollups, .alerts, .dlq"},
     {"kafka.partitions", T::kInt, "6",
-     "partitions of each topic the embedded broker creates"},
+     "partitions of each topic the embedded broker creates (`pulse run`, "
+     "`pulse broker`)"},
     {"kafka.properties", T::kMap, "",
      "extra librdkafka properties (security.protocol, sasl.*, ...)", "", true},
     {"state_dir", T::kString, "./pulse-state",
@@ -74,7 +75,8 @@ const std::vector<ConfigKey> kSchema = {
     {"aggregator.flush_interval", T::kDuration, "500ms",
      "how often changes are published to the rollups topic"},
     {"aggregator.max_batch_bytes", T::kInt, "900000",
-     "largest rollup message; a bigger batch is split at a flush"},
+     "a partition's open batch is published early once its rollup message "
+     "reaches about this size (Kafka's message.max.bytes is 1 MB)"},
     {"aggregator.max_message_bytes", T::kInt, "1000000",
      "activity messages larger than this go to the dead-letter topic"},
     {"aggregator.allow_late_start", T::kBool, "false",

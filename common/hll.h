@@ -54,7 +54,7 @@
 // Only 15 keeps 2% with margin; its cost is 20 KiB per full sketch (10 KiB
 // at 14). regwidth 5 lets registers count to 31; with 4 the large-range
 // correction would bend estimates from ~18M uniques.
-// TODO(#hll-bias): the estimator, fixed by the extension, runs high for
+// TODO(#3): the estimator, fixed by the extension, runs high for
 // every log2m just past its switch from linear counting: +2.5% on average
 // at 2.5 * 2^log2m uniques, fading to +0.5% at 3.5 * 2^log2m (82k-115k
 // here), so counts there can read ~3% high. Fixing it needs a corrected

@@ -43,6 +43,9 @@ Status Session::Prepare(std::string& exported_snapshot) {
   // nothing was read from it yet, so nothing can be lost by starting over.
   bool half_created =
       saved && saved->slot == o_.names.slot && !saved->slot_created;
+  // TODO(#2): a recreated slot starts a new snapshot whose positions are
+  // above every earlier one, so rows already counted are counted again;
+  // rebuilding the rollups of the range is up to the operator.
   if (shared_.recreate_pending || half_created) {
     shared_.recreate_pending = false;  // once per process, not per session
     if (slot.exists) {
@@ -113,6 +116,9 @@ Status Session::Prepare(std::string& exported_snapshot) {
   if (saved && saved->slot == o_.names.slot) {
     state_ = *saved;
   } else {
+    // TODO(#2): without its checkpoint file an unfinished snapshot cannot
+    // be told from a finished one; rows it had not copied are then never
+    // streamed. Keep state_dir on a persistent volume.
     log_.Warn("snapshot_state_missing",
               {{"slot", o_.names.slot},
                {"path", state_path_},

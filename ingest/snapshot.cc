@@ -1,7 +1,5 @@
 #include "ingest/snapshot.h"
 
-#include "common/copy_text.h"
-
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -10,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+
+#include "common/copy_text.h"
 
 namespace pulse::ingest {
 
@@ -146,6 +146,10 @@ Result<SnapshotReader> SnapshotReader::Open(
                     names.QualifiedTable()));
   }
 
+  // TODO(#2): a row inserted by a subtransaction that was in progress when
+  // the slot was created passes this filter (pg_snapshot lists top-level
+  // xids only) and also arrives through the slot: after a crash during
+  // the snapshot, such rows would count twice.
   // On resume, keep rows whose transaction the slot's snapshot saw
   // committed. xmin is 32 bits; widen it with the snapshot's epoch.
   std::string visible;

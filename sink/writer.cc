@@ -176,6 +176,9 @@ Result<ApplyReport> Writer::Apply(const std::vector<Incoming>& batch,
                  {"current_generation", rec.generation}});
       continue;
     }
+    // TODO(#3): a zombie aggregator (alive but expelled from the group)
+    // can publish a batch that lands first; the rightful owner's batch is
+    // then rejected here and its events are missing until reconciled.
     if (rec.exists && !new_broker && m.from != rec.next_offset) {
       ++report.rejected;
       log.Error("rollup_out_of_sequence",
