@@ -47,9 +47,7 @@ struct PartitionWork {
   int64_t late = 0;
 
   // Rough size of the rollup message a flush would publish now.
-  size_t ApproximateBytes() const {
-    return batch.ApproximateBytes() + alerts.ApproximateChangeBytes();
-  }
+  size_t ApproximateBytes() const { return batch.ApproximateBytes(); }
 };
 
 class Aggregator {
@@ -77,8 +75,7 @@ class Aggregator {
 
   // Publishes every open batch (or those of `only`), then records them.
   Status Flush(const std::vector<int32_t>* only = nullptr);
-  std::string BuildMessage(PartitionWork& w,
-                           const std::vector<AlertEngine::Change>& changes);
+  std::string BuildMessage(PartitionWork& w);
   // Flushes when due (or when a batch is big), unless the sink is behind.
   Status MaybeFlush(bool big);
   Status WaitForSink();

@@ -11,7 +11,6 @@ namespace pulse::aggregator {
 
 namespace {
 
-constexpr uint8_t kStateVersion = 2;
 constexpr size_t kTop = 5;
 
 void Bump(std::vector<std::pair<std::string, int64_t>>& counts,
@@ -37,77 +36,6 @@ std::vector<std::pair<std::string, int64_t>> Top(
   }
   return v;
 }
-
-// Little helpers for the state's binary form.
-void PutVarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-void PutI64(std::string& out, int64_t v) {
-  PutVarint(out, (static_cast<uint64_t>(v) << 1) ^
-                     static_cast<uint64_t>(v >> 63));  // zigzag
-}
-void PutStr(std::string& out, std::string_view s) {
-  PutVarint(out, s.size());
-  out.append(s);
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  bool Varint(uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (in_.empty()) {
-        return false;
-      }
-      auto b = static_cast<uint8_t>(in_[0]);
-      in_.remove_prefix(1);
-      v |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if ((b & 0x80) == 0) {
-        return true;
-      }
-    }
-    return false;
-  }
-  bool I64(int64_t& v) {
-    uint64_t u;
-    if (!Varint(u)) {
-      return false;
-    }
-    v = static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
-    return true;
-  }
-  bool Str(std::string& s) {
-    uint64_t n;
-    if (!Varint(n) || n > in_.size()) {
-      return false;
-    }
-    s.assign(in_.substr(0, n));
-    in_.remove_prefix(n);
-    return true;
-  }
-  bool Counts(std::vector<std::pair<std::string, int64_t>>& out) {
-    uint64_t n;
-    if (!Varint(n) || n > in_.size()) {
-      return false;
-    }
-    out.resize(n);
-    for (auto& [name, count] : out) {
-      if (!Str(name) || !I64(count)) {
-        return false;
-      }
-    }
-    return true;
-  }
-  bool done() const { return in_.empty(); }
-
- private:
-  std::string_view in_;
-};
 
 }  // namespace
 
@@ -163,6 +91,9 @@ IpActivity::Minute& IpActivity::Slot(int64_t minute, const AlertRules& rules) {
   int64_t oldest = minutes_.back().minute - rules.LongestWindow() + 1;
   while (!minutes_.empty() && minutes_.front().minute < oldest &&
          &minutes_.front() != &slot) {
+    held_count_ -= minutes_.front().count;
+    held_logins_ -= minutes_.front().logins;
+    trimmed_.push_back(minutes_.front().minute);
     minutes_.pop_front();
   }
   return slot;
@@ -185,9 +116,12 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
     m.last = m.count == 0 ? time : std::max(m.last, time);
     ++m.count;
     m.logins += login ? 1 : 0;
+    m.dirty = true;
     Bump(m.collections, collection);
     Bump(m.actions, action);
   }
+  ++held_count_;
+  held_logins_ += login ? 1 : 0;
 
   // The windows holding this event end at its minute or later, up to the
   // newest minute; a late event can take any of them over. A window's sum
@@ -204,6 +138,10 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
   };
   auto check = [&](std::string_view rule, int64_t window, int64_t fire_at,
                    int64_t threshold, bool logins_only, int64_t& until) {
+    // No window can hold more than all minutes held: most IPs stop here.
+    if ((logins_only ? held_logins_ : held_count_) < fire_at) {
+      return;
+    }
     auto it = std::lower_bound(
         minutes_.begin(), minutes_.end(), std::max(minute, until),
         [](const Minute& m, int64_t v) { return m.minute < v; });
@@ -212,6 +150,7 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
       if (n >= fire_at) {
         fired.push_back(MakeAlert(rule, ip, it->minute, window, n, threshold));
         until = it->minute + rules.cooldown_min;
+        cooldowns_dirty_ = true;
         return;
       }
     }
@@ -268,63 +207,38 @@ bool IpActivity::Expired(int64_t now_minute, const AlertRules& rules) const {
          login_until_ < now_minute;
 }
 
-std::string IpActivity::Serialize() const {
-  // Minutes ascend, so each is stored as the gap from the previous one, and
-  // times as offsets into their minute: small varints.
-  std::string out;
-  out.push_back(static_cast<char>(kStateVersion));
-  PutI64(out, suspicious_until_);
-  PutI64(out, login_until_);
-  PutVarint(out, minutes_.size());
-  int64_t previous = 0;
-  for (const Minute& m : minutes_) {
-    int64_t start = m.minute * kMsPerMinute;
-    PutI64(out, m.minute - previous);
-    PutI64(out, m.count);
-    PutI64(out, m.logins);
-    PutI64(out, m.first - start);
-    PutI64(out, m.last - start);
-    previous = m.minute;
-  }
-  return out;
+void IpActivity::RestoreMinute(const MinuteCounts& c, const AlertRules& rules) {
+  Minute& m = Slot(c.minute, rules);
+  held_count_ += c.count - m.count;
+  held_logins_ += c.logins - m.logins;
+  m.count = c.count;
+  m.logins = c.logins;
+  m.first = c.first;
+  m.last = c.last;
+  m.detail = false;
+  m.dirty = false;
+  trimmed_.clear();  // what restoring trims was never persisted as kept
 }
 
-Result<IpActivity> IpActivity::Deserialize(std::string_view bytes) {
-  if (bytes.empty() || static_cast<uint8_t>(bytes[0]) != kStateVersion) {
-    return Status::DataLoss("alert state: unknown version");
-  }
-  Reader r(bytes.substr(1));
-  IpActivity a;
-  uint64_t n = 0;
-  if (!r.I64(a.suspicious_until_) || !r.I64(a.login_until_) || !r.Varint(n)) {
-    return Status::DataLoss("alert state: truncated header");
-  }
-  int64_t previous = 0;
-  for (uint64_t i = 0; i < n; ++i) {
-    Minute m;
-    int64_t gap = 0;
-    if (!r.I64(gap) || !r.I64(m.count) || !r.I64(m.logins) || !r.I64(m.first) ||
-        !r.I64(m.last)) {
-      return Status::DataLoss("alert state: truncated minute");
+void IpActivity::RestoreCooldowns(int64_t suspicious_until,
+                                  int64_t login_until) {
+  suspicious_until_ = std::max(suspicious_until_, suspicious_until);
+  login_until_ = std::max(login_until_, login_until);
+}
+
+void IpActivity::CollectChanges(IpChange& out) {
+  for (Minute& m : minutes_) {
+    if (m.dirty) {
+      out.minutes.push_back({m.minute, m.count, m.logins, m.first, m.last});
+      m.dirty = false;
     }
-    if ((i > 0 && gap <= 0) || m.count < 0 || m.logins < 0 ||
-        m.logins > m.count || m.first < 0 || m.last < m.first ||
-        m.last >= kMsPerMinute) {
-      return Status::DataLoss(
-          "alert state: a minute is out of order or "
-          "out of range");
-    }
-    m.minute = previous + gap;
-    m.first += m.minute * kMsPerMinute;
-    m.last += m.minute * kMsPerMinute;
-    m.detail = false;
-    previous = m.minute;
-    a.minutes_.push_back(std::move(m));
   }
-  if (!r.done()) {
-    return Status::DataLoss("alert state: trailing bytes");
+  out.dropped = std::move(trimmed_);
+  trimmed_.clear();
+  if (cooldowns_dirty_) {
+    out.cooldowns.emplace(suspicious_until_, login_until_);
+    cooldowns_dirty_ = false;
   }
-  return a;
 }
 
 void AlertEngine::Observe(std::string_view ip, EventTimeMs time,
@@ -334,27 +248,27 @@ void AlertEngine::Observe(std::string_view ip, EventTimeMs time,
     return;
   }
   newest_ = std::max(newest_, time);
-  auto it = ips_.find(std::string(ip));
+  auto it = ips_.find(ip);
   if (it == ips_.end()) {
     it = ips_.emplace(std::string(ip), IpActivity()).first;
   }
   it->second.Observe(ip, time, collection, action, *rules_, fired);
-  if (changed_.insert(it->first).second) {
-    // Hex doubles the ~12 bytes of each minute a flush will persist.
-    change_bytes_ += 2 * (it->first.size() + 24 + 12 * it->second.minutes());
+  if (!it->second.listed) {
+    it->second.listed = true;
+    changed_.push_back(&*it);
   }
 }
 
-void AlertEngine::TakeChanges(std::vector<Change>& out) {
-  // Changed IPs carry their new state.
-  for (const std::string& ip : changed_) {
-    auto it = ips_.find(ip);
-    if (it != ips_.end()) {
-      out.emplace_back(ip, it->second.Serialize());
-    }
+void AlertEngine::TakeChanges(std::vector<IpChange>& out) {
+  // Changed IPs report their changed minutes.
+  for (Map::value_type* entry : changed_) {
+    IpChange c;
+    c.ip = entry->first;
+    entry->second.CollectChanges(c);
+    entry->second.listed = false;
+    out.push_back(std::move(c));
   }
   changed_.clear();
-  change_bytes_ = 0;
 
   // IPs quiet past every window and cooldown are dropped. "Now" is event
   // time (a backfill of old history keeps its windows), capped by the
@@ -363,7 +277,10 @@ void AlertEngine::TakeChanges(std::vector<Change>& out) {
       std::min(newest_, now_ + 5 * kMsPerMinute) / kMsPerMinute;
   for (auto it = ips_.begin(); it != ips_.end();) {
     if (it->second.Expired(now_minute, *rules_)) {
-      out.emplace_back(it->first, std::nullopt);
+      IpChange c;
+      c.ip = it->first;
+      c.expired = true;
+      out.push_back(std::move(c));
       it = ips_.erase(it);
     } else {
       ++it;
@@ -371,10 +288,17 @@ void AlertEngine::TakeChanges(std::vector<Change>& out) {
   }
 }
 
-Status AlertEngine::Load(std::string_view ip, std::string_view bytes) {
-  PULSE_ASSIGN_OR_RETURN(IpActivity a, IpActivity::Deserialize(bytes));
-  ips_.insert_or_assign(std::string(ip), std::move(a));
-  return Status::Ok();
+void AlertEngine::RestoreMinute(std::string_view ip, const MinuteCounts& m) {
+  auto it = ips_.try_emplace(std::string(ip)).first;
+  it->second.RestoreMinute(m, *rules_);
+  newest_ = std::max(newest_, m.last);
+}
+
+void AlertEngine::RestoreCooldowns(std::string_view ip,
+                                   int64_t suspicious_until,
+                                   int64_t login_until) {
+  auto it = ips_.try_emplace(std::string(ip)).first;
+  it->second.RestoreCooldowns(suspicious_until, login_until);
 }
 
 }  // namespace pulse::aggregator

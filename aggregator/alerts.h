@@ -16,8 +16,11 @@
 // CIDRs) are never alerted.
 //
 // An IP's windows are an IpActivity; AlertEngine keeps those of one
-// partition (an IP's events all land on one partition) and reports which
-// changed, so the aggregator can persist exactly those.
+// partition (an IP's events all land on one partition) and reports what
+// changed since the last flush, minute by minute, so the aggregator
+// persists only that: per IP and minute the counts and first/last times,
+// and per IP its cooldowns. The names behind an alert's detail (which
+// collections, which actions) stay in memory.
 //
 // Not thread-safe; owned by the aggregator thread.
 
@@ -31,7 +34,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -91,6 +93,24 @@ struct Alert {
   void AppendJson(std::string& out) const;
 };
 
+// One minute of an IP's windows, as persisted.
+struct MinuteCounts {
+  int64_t minute = 0;  // minutes since the epoch
+  int64_t count = 0;
+  int64_t logins = 0;
+  EventTimeMs first = 0;
+  EventTimeMs last = 0;
+};
+
+// What changed in one IP's windows since the last flush.
+struct IpChange {
+  std::string ip;
+  std::vector<MinuteCounts> minutes;  // written or rewritten
+  std::vector<int64_t> dropped;       // minutes no window needs any more
+  std::optional<std::pair<int64_t, int64_t>> cooldowns;  // until-minutes
+  bool expired = false;  // the whole IP is dropped
+};
+
 class IpActivity {
  public:
   // Adds one event; appends any alert it fires.
@@ -102,14 +122,13 @@ class IpActivity {
   // than every window and cooldown, as of `now_minute`.
   bool Expired(int64_t now_minute, const AlertRules& rules) const;
 
-  // What is persisted: per minute the counts and first/last times, and
-  // the cooldowns; the names behind the alert detail stay in memory. About
-  // a dozen bytes per minute with traffic.
-  std::string Serialize() const;
-  static Result<IpActivity> Deserialize(std::string_view bytes);
+  // Restores persisted pieces (local RocksDB, or the sink's ip_minute
+  // rollups and alerts). Restored minutes carry counts, not names.
+  void RestoreMinute(const MinuteCounts& m, const AlertRules& rules);
+  void RestoreCooldowns(int64_t suspicious_until, int64_t login_until);
 
-  // Minutes held, for size estimates.
-  size_t minutes() const { return minutes_.size(); }
+  // Moves what changed since the last call into `out`.
+  void CollectChanges(IpChange& out);
 
  private:
   struct Minute {
@@ -119,6 +138,7 @@ class IpActivity {
     EventTimeMs first = 0;
     EventTimeMs last = 0;
     bool detail = true;  // false once restored: names are not persisted
+    bool dirty = false;  // changed since the last CollectChanges
     std::vector<std::pair<std::string, int64_t>> collections;
     std::vector<std::pair<std::string, int64_t>> actions;
   };
@@ -128,8 +148,15 @@ class IpActivity {
                   int64_t window_min, int64_t count, int64_t threshold) const;
 
   std::deque<Minute> minutes_;  // ascending, within the longest window
+  int64_t held_count_ = 0;      // sum over minutes_, an upper bound
+  int64_t held_logins_ = 0;     // for any window's sum
   int64_t suspicious_until_ = INT64_MIN;
   int64_t login_until_ = INT64_MIN;
+  bool cooldowns_dirty_ = false;
+  std::vector<int64_t> trimmed_;  // minutes dropped since the last collect
+
+ public:
+  bool listed = false;  // in the engine's list of changed IPs
 };
 
 class AlertEngine {
@@ -145,25 +172,33 @@ class AlertEngine {
                std::string_view collection, std::string_view action,
                std::vector<Alert>& fired);
 
-  // The IPs whose state changed since the last call, with their state, or
-  // nullopt for IPs that expired and were dropped.
-  using Change = std::pair<std::string, std::optional<std::string>>;
-  void TakeChanges(std::vector<Change>& out);
+  // What changed since the last call: per IP, the minutes written and
+  // dropped and new cooldowns; IPs that expired come with `expired`.
+  void TakeChanges(std::vector<IpChange>& out);
 
-  // Restores one IP's state (from local or sink storage).
-  Status Load(std::string_view ip, std::string_view bytes);
+  // Restores persisted pieces of an IP's windows.
+  void RestoreMinute(std::string_view ip, const MinuteCounts& m);
+  void RestoreCooldowns(std::string_view ip, int64_t suspicious_until,
+                        int64_t login_until);
   size_t size() const { return ips_.size(); }
-
-  // Rough size of what TakeChanges() would return, as hex in a message.
-  size_t ApproximateChangeBytes() const { return change_bytes_; }
 
  private:
   const AlertRules* rules_;
   EventTimeMs now_ = 0;
   EventTimeMs newest_ = INT64_MIN;  // newest event observed
-  std::unordered_map<std::string, IpActivity> ips_;
-  std::unordered_set<std::string> changed_;
-  size_t change_bytes_ = 0;
+  // Lookups by string_view, without building a string per event.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>()(s);
+    }
+  };
+  using Map =
+      std::unordered_map<std::string, IpActivity, Hash, std::equal_to<>>;
+  Map ips_;
+  // IPs changed since the last TakeChanges (nodes are stable until erased,
+  // which only TakeChanges does after reading this).
+  std::vector<Map::value_type*> changed_;
 };
 
 }  // namespace pulse::aggregator

@@ -1,5 +1,5 @@
-// Alert state across flushes and restarts: Serialize/Deserialize,
-// AlertEngine::Load, TakeChanges, expiry and the clock.
+// Alert state across flushes and restarts: what TakeChanges reports, what
+// a restore from it fires, expiry and the clock.
 
 #include <gtest/gtest.h>
 
@@ -66,6 +66,47 @@ std::vector<std::string> Feed(AlertEngine& engine,
   return out;
 }
 
+// What flushes persist, kept as StateStore keeps it: per IP and minute the
+// counts, per IP the cooldowns.
+struct MemoryStore {
+  std::map<std::string, std::map<int64_t, MinuteCounts>> minutes;
+  std::map<std::string, std::pair<int64_t, int64_t>> cooldowns;
+
+  void Apply(const std::vector<IpChange>& changes) {
+    for (const IpChange& c : changes) {
+      if (c.expired) {
+        minutes.erase(c.ip);
+        cooldowns.erase(c.ip);
+        continue;
+      }
+      for (int64_t m : c.dropped) {
+        minutes[c.ip].erase(m);
+      }
+      for (const MinuteCounts& m : c.minutes) {
+        minutes[c.ip][m.minute] = m;
+      }
+      if (c.cooldowns) {
+        cooldowns[c.ip] = *c.cooldowns;
+      }
+    }
+  }
+  void Flush(AlertEngine& engine) {
+    std::vector<IpChange> changes;
+    engine.TakeChanges(changes);
+    Apply(changes);
+  }
+  void RestoreInto(AlertEngine& engine) const {
+    for (const auto& [ip, by_minute] : minutes) {
+      for (const auto& [m, counts] : by_minute) {
+        engine.RestoreMinute(ip, counts);
+      }
+    }
+    for (const auto& [ip, c] : cooldowns) {
+      engine.RestoreCooldowns(ip, c.first, c.second);
+    }
+  }
+};
+
 TEST(AlertStateTest, RestoredStateFiresTheSameAlerts) {
   for (uint64_t seed : {1, 2, 3, 4}) {
     SCOPED_TRACE(testing::Message() << "seed=" << seed);
@@ -76,21 +117,23 @@ TEST(AlertStateTest, RestoredStateFiresTheSameAlerts) {
     whole.set_now(At(24 * 60));
     std::vector<std::string> want = Feed(whole, events, 0, events.size());
 
-    // Half, then the state as a flush would persist it, into a new engine.
+    // Half, flushed now and then as the aggregator does, then restored
+    // from what the flushes persisted into a new engine.
     AlertEngine first(&rules);
     first.set_now(At(24 * 60));
+    MemoryStore store;
     size_t half = events.size() / 2;
-    std::vector<std::string> got = Feed(first, events, 0, half);
-    std::vector<AlertEngine::Change> changes;
-    first.TakeChanges(changes);
+    std::vector<std::string> got;
+    for (size_t at = 0; at < half; at += 500) {
+      for (std::string& a : Feed(first, events, at, std::min(at + 500, half))) {
+        got.push_back(std::move(a));
+      }
+      store.Flush(first);
+    }
 
     AlertEngine second(&rules);
     second.set_now(At(24 * 60));
-    for (const auto& [ip, state] : changes) {
-      if (state) {
-        ASSERT_TRUE(second.Load(ip, *state).ok()) << ip;
-      }
-    }
+    store.RestoreInto(second);
     for (std::string& a : Feed(second, events, half, events.size())) {
       got.push_back(std::move(a));
     }
@@ -109,12 +152,12 @@ TEST(AlertStateTest, AlertsOverRestoredMinutesSayTheirDetailIsPartial) {
     engine.Observe("1.2.3.4", At(600), "c" + std::to_string(i % 4), "update",
                    fired);
   }
-  std::vector<AlertEngine::Change> changes;
-  engine.TakeChanges(changes);
+  MemoryStore store;
+  store.Flush(engine);
 
   AlertEngine restored(&rules);
   restored.set_now(At(24 * 60));
-  ASSERT_TRUE(restored.Load("1.2.3.4", *changes[0].second).ok());
+  store.RestoreInto(restored);
   for (int i = 0; i < 41; ++i) {
     restored.Observe("1.2.3.4", At(601), "c9", "update", fired);
   }
@@ -148,13 +191,13 @@ TEST(AlertStateTest, CooldownSurvivesARestart) {
     engine.Observe("1.2.3.4", At(600), "c", "update", fired);
   }
   ASSERT_EQ(fired.size(), 1u);
-  std::vector<AlertEngine::Change> changes;
-  engine.TakeChanges(changes);
-  ASSERT_EQ(changes.size(), 1u);
+  MemoryStore store;
+  store.Flush(engine);
+  ASSERT_EQ(store.cooldowns.count("1.2.3.4"), 1u);
 
   AlertEngine restored(&rules);
   restored.set_now(At(24 * 60));
-  ASSERT_TRUE(restored.Load("1.2.3.4", *changes[0].second).ok());
+  store.RestoreInto(restored);
   for (int i = 0; i < 200; ++i) {
     restored.Observe("1.2.3.4", At(601), "c", "update", fired);
   }
@@ -163,54 +206,51 @@ TEST(AlertStateTest, CooldownSurvivesARestart) {
   EXPECT_EQ(fired.size(), 2u);
 }
 
-std::string SomeState() {
+TEST(AlertStateTest, ChangesCarryOnlyTheMinutesTouched) {
   AlertRules rules;
-  IpActivity a;
+  AlertEngine engine(&rules);
+  engine.set_now(At(24 * 60));
   std::vector<Alert> fired;
-  for (int i = 0; i < 150; ++i) {
-    a.Observe("1.2.3.4", At(600 + i % 7, i % 60), "c" + std::to_string(i % 3),
-              i % 5 == 0 ? "login" : "update", rules, fired);
-  }
-  EXPECT_FALSE(fired.empty());
-  return a.Serialize();
+  engine.Observe("1.2.3.4", At(600, 1), "c", "update", fired);
+  engine.Observe("1.2.3.4", At(601, 2), "c", "login", fired);
+  std::vector<IpChange> changes;
+  engine.TakeChanges(changes);
+  ASSERT_EQ(changes.size(), 1u);
+  ASSERT_EQ(changes[0].minutes.size(), 2u);
+
+  // Another event in minute 601 only rewrites minute 601.
+  engine.Observe("1.2.3.4", At(601, 30), "c", "update", fired);
+  changes.clear();
+  engine.TakeChanges(changes);
+  ASSERT_EQ(changes.size(), 1u);
+  ASSERT_EQ(changes[0].minutes.size(), 1u);
+  const MinuteCounts& m = changes[0].minutes[0];
+  EXPECT_EQ(m.minute, FloorTo(At(601), kMsPerMinute) / kMsPerMinute);
+  EXPECT_EQ(m.count, 2);
+  EXPECT_EQ(m.logins, 1);
+  EXPECT_EQ(m.first, At(601, 2));
+  EXPECT_EQ(m.last, At(601, 30));
+  EXPECT_FALSE(changes[0].cooldowns.has_value());
 }
 
-TEST(AlertStateTest, SerializeRoundTripsExactly) {
-  std::string bytes = SomeState();
-  auto a = IpActivity::Deserialize(bytes);
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  EXPECT_EQ(a->Serialize(), bytes);
-}
+TEST(AlertStateTest, MinutesOutsideEveryWindowAreReportedDropped) {
+  AlertRules rules;
+  AlertEngine engine(&rules);
+  engine.set_now(At(24 * 60));
+  std::vector<Alert> fired;
+  engine.Observe("1.2.3.4", At(600), "c", "update", fired);
+  engine.Observe("1.2.3.4", At(605), "c", "update", fired);
+  std::vector<IpChange> changes;
+  engine.TakeChanges(changes);
 
-TEST(AlertStateTest, DeserializeRejectsTruncatedBytes) {
-  std::string bytes = SomeState();
-  for (size_t n = 0; n < bytes.size(); ++n) {
-    SCOPED_TRACE(testing::Message() << n << " of " << bytes.size());
-    auto a = IpActivity::Deserialize(bytes.substr(0, n));
-    ASSERT_FALSE(a.ok());
-    EXPECT_EQ(a.status().code(), Status::Code::kDataLoss);
-    EXPECT_NE(a.status().message().find("alert state"), std::string::npos);
-  }
-}
-
-TEST(AlertStateTest, DeserializeRejectsGarbage) {
-  const std::string good = SomeState();
-  const std::string cases[] = {
-      "hello",
-      std::string("\x09", 1) + good.substr(1),  // an unknown version
-      good + "x",                               // trailing bytes
-      std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11),
-      std::string(64, '\xff'),
-  };
-  for (const std::string& bytes : cases) {
-    SCOPED_TRACE(testing::PrintToString(bytes.substr(0, 16)));
-    EXPECT_FALSE(IpActivity::Deserialize(bytes).ok());
-
-    AlertRules rules;
-    AlertEngine engine(&rules);
-    EXPECT_FALSE(engine.Load("1.2.3.4", bytes).ok());
-    EXPECT_EQ(engine.size(), 0u) << "a failed load keeps nothing";
-  }
+  // Minute 665 leaves the 60-minute window of 600 and 605 behind.
+  engine.Observe("1.2.3.4", At(665), "c", "update", fired);
+  changes.clear();
+  engine.TakeChanges(changes);
+  ASSERT_EQ(changes.size(), 1u);
+  std::vector<int64_t> want = {FloorTo(At(600), kMsPerMinute) / kMsPerMinute,
+                               FloorTo(At(605), kMsPerMinute) / kMsPerMinute};
+  EXPECT_EQ(changes[0].dropped, want);
 }
 
 class TakeChangesTest : public ::testing::Test {
@@ -220,12 +260,14 @@ class TakeChangesTest : public ::testing::Test {
   void Observe(std::string_view ip, EventTimeMs t) {
     engine_.Observe(ip, t, "c", "update", fired_);
   }
-  std::map<std::string, std::optional<std::string>> Take() {
-    std::vector<AlertEngine::Change> changes;
+  std::map<std::string, IpChange> Take() {
+    std::vector<IpChange> changes;
     engine_.TakeChanges(changes);
-    std::map<std::string, std::optional<std::string>> out;
-    for (auto& [ip, state] : changes) {
-      EXPECT_TRUE(out.emplace(ip, state).second) << ip << " reported twice";
+    std::map<std::string, IpChange> out;
+    for (IpChange& c : changes) {
+      std::string ip = c.ip;
+      EXPECT_TRUE(out.emplace(ip, std::move(c)).second)
+          << ip << " reported twice";
     }
     return out;
   }
@@ -241,9 +283,9 @@ TEST_F(TakeChangesTest, ReportsEachChangedIpOnce) {
   Observe("a", At(601));
   auto changes = Take();
   ASSERT_EQ(changes.size(), 2u);
-  for (const auto& [ip, state] : changes) {
-    ASSERT_TRUE(state.has_value()) << ip;
-    EXPECT_TRUE(IpActivity::Deserialize(*state).ok());
+  for (const auto& [ip, change] : changes) {
+    EXPECT_FALSE(change.expired) << ip;
+    EXPECT_FALSE(change.minutes.empty()) << ip;
   }
   EXPECT_TRUE(Take().empty()) << "nothing changed since";
 
@@ -251,7 +293,7 @@ TEST_F(TakeChangesTest, ReportsEachChangedIpOnce) {
   EXPECT_EQ(Take().size(), 1u);
 }
 
-TEST_F(TakeChangesTest, ExpiredIpsAreReportedAsNullopt) {
+TEST_F(TakeChangesTest, ExpiredIpsAreReportedExpired) {
   Observe("a", At(600));
   Take();
 
@@ -262,8 +304,8 @@ TEST_F(TakeChangesTest, ExpiredIpsAreReportedAsNullopt) {
   Observe("b", At(721));
   auto changes = Take();
   ASSERT_EQ(changes.count("a"), 1u);
-  EXPECT_FALSE(changes["a"].has_value());
-  EXPECT_TRUE(changes["b"].has_value());
+  EXPECT_TRUE(changes["a"].expired);
+  EXPECT_FALSE(changes["b"].expired);
   EXPECT_EQ(engine_.size(), 1u);
   EXPECT_TRUE(Take().empty()) << "reported once";
 }

@@ -251,7 +251,7 @@ TEST_F(AlertEngineTest, AllowListedAddressesNeverFire) {
     Feed(ip, 600, 300, "login");
     EXPECT_TRUE(fired_.empty());
   }
-  std::vector<AlertEngine::Change> changes;
+  std::vector<IpChange> changes;
   engine_.TakeChanges(changes);
   EXPECT_TRUE(changes.empty()) << "allowed IPs keep no state";
 

@@ -13,14 +13,6 @@ namespace {
 
 constexpr int kDeliveryWaitMs = 1000;
 
-void AppendHex(std::string& out, std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xF]);
-  }
-}
-
 }  // namespace
 
 Status Aggregator::Produce(const std::string& topic, std::string_view key,
@@ -68,8 +60,7 @@ Status Aggregator::AwaitDelivery() {
   return Status::Ok();
 }
 
-std::string Aggregator::BuildMessage(
-    PartitionWork& w, const std::vector<AlertEngine::Change>& changes) {
+std::string Aggregator::BuildMessage(PartitionWork& w) {
   std::string out;
   out.reserve(w.batch.ApproximateBytes() + 1024);
   {
@@ -103,18 +94,6 @@ std::string Aggregator::BuildMessage(
     out += i == 0 ? "" : ",";
     w.fired[i].AppendJson(out);
   }
-  out += "],\"alert_state\":[";
-  for (size_t i = 0; i < changes.size(); ++i) {
-    out += i == 0 ? "[" : ",[";
-    JsonWriter(out).String(changes[i].first);
-    if (changes[i].second) {
-      out += ",\"";
-      AppendHex(out, *changes[i].second);
-      out += "\"]";
-    } else {
-      out += ",null]";
-    }
-  }
   out += "]}";
   return out;
 }
@@ -124,7 +103,7 @@ Status Aggregator::Flush(const std::vector<int32_t>* only) {
   last_flush_ = started;
   struct Pending {
     PartitionWork* work;
-    std::vector<AlertEngine::Change> changes;
+    std::vector<IpChange> changes;
     std::string message;
   };
   std::vector<Pending> pending;
@@ -137,7 +116,7 @@ Status Aggregator::Flush(const std::vector<int32_t>* only) {
       Pending item{w.get(), {}, {}};
       w->alerts.set_now(NowMs());
       w->alerts.TakeChanges(item.changes);
-      item.message = BuildMessage(*w, item.changes);
+      item.message = BuildMessage(*w);
       pending.push_back(std::move(item));
     }
   }

@@ -56,25 +56,44 @@ Status Aggregator::Restore(PartitionWork& w) {
   w.newest_event_time = w.record.newest_event_time;
 
   // Alert windows: the local copy when it is exactly the sink's state,
-  // else the sink's (written atomically with its offset).
+  // else rebuilt from the sink's tables (written with its offset).
   bool local_exact = same_cluster && local &&
                      local->cluster_id == sink->cluster_id &&
                      local->next_offset == sink->next_offset;
-  auto load = [&](std::string_view ip, std::string_view bytes) {
-    return w.alerts.Load(ip, bytes);
-  };
   if (local_exact) {
-    PULSE_RETURN_IF_ERROR(store_->ForEachWindow(topic, w.partition, load));
+    PULSE_RETURN_IF_ERROR(store_->LoadWindows(
+        topic, w.partition,
+        {.minute =
+             [&](std::string_view ip, const MinuteCounts& m) {
+               w.alerts.RestoreMinute(ip, m);
+             },
+         .cooldowns =
+             [&](std::string_view ip, int64_t s, int64_t l) {
+               w.alerts.RestoreCooldowns(ip, s, l);
+             }}));
   } else {
-    std::vector<StateStore::WindowChange> windows;
-    PULSE_RETURN_IF_ERROR(sink_->ForEachWindow(
-        topic, w.partition, [&](std::string_view ip, std::string_view bytes) {
-          windows.emplace_back(std::string(ip), std::string(bytes));
-          return load(ip, bytes);
-        }));
+    PULSE_ASSIGN_OR_RETURN(SinkState::Windows windows,
+                           sink_->LoadWindows(w.newest_event_time, o_.rules));
+    std::map<std::string, IpChange> changes;
+    for (const auto& [ip, m] : windows.minutes) {
+      w.alerts.RestoreMinute(ip, m);
+      IpChange& c = changes[ip];
+      c.ip = ip;
+      c.minutes.push_back(m);
+    }
+    for (const auto& [ip, suspicious, login] : windows.cooldowns) {
+      w.alerts.RestoreCooldowns(ip, suspicious, login);
+      IpChange& c = changes[ip];
+      c.ip = ip;
+      c.cooldowns.emplace(suspicious, login);
+    }
+    std::vector<IpChange> list;
+    for (auto& [ip, c] : changes) {
+      list.push_back(std::move(c));
+    }
     PartitionRecord r = w.record;
     r.next_offset = w.to;
-    PULSE_RETURN_IF_ERROR(store_->Commit(topic, w.partition, r, windows,
+    PULSE_RETURN_IF_ERROR(store_->Commit(topic, w.partition, r, list,
                                          /*replace=*/true));
   }
 

@@ -1,5 +1,7 @@
 #include "aggregator/rollup_batch.h"
 
+#include <algorithm>
+
 #include "common/json_writer.h"
 
 namespace pulse::aggregator {
@@ -44,15 +46,16 @@ std::string_view GranularityCode(Granularity g) {
 }
 
 uint32_t StringPool::Intern(std::string_view s) {
-  auto it = ids_.find(s);
-  if (it != ids_.end()) {
-    return it->second;
+  if (const uint32_t* id = ids_.Find(s)) {
+    return *id;
   }
+  // The map keeps a view of our own copy, not of the caller's buffer.
   auto id = static_cast<uint32_t>(strings_.size());
   strings_.emplace_back(s);
   hashes_.push_back(0);
   hashed_.push_back(false);
-  ids_.emplace(strings_.back(), id);
+  bool fresh = false;
+  ids_.FindOrInsert(strings_.back(), fresh) = id;
   return id;
 }
 
@@ -65,7 +68,7 @@ uint64_t StringPool::Hash(uint32_t id) {
 }
 
 void StringPool::Clear() {
-  ids_.clear();
+  ids_.Clear();
   strings_.clear();
   hashes_.clear();
   hashed_.clear();
@@ -84,6 +87,9 @@ void RollupBatch::Add(const BatchEvent& e, const std::array<bool, 3>& skip) {
   uint32_t ip = e.ip ? pool_.Intern(*e.ip) : 0;
   bool login = action == login_id_;
 
+  uint64_t user_hash = e.user ? pool_.Hash(user) : 0;
+  uint64_t collection_hash = pool_.Hash(collection);
+  bool fresh = false;
   for (Granularity g : kGranularities) {
     if (skip[static_cast<size_t>(g)]) {
       continue;
@@ -91,36 +97,72 @@ void RollupBatch::Add(const BatchEvent& e, const std::array<bool, 3>& skip) {
     int64_t bucket = FloorTo(e.time, GranularityMs(g));
 
     // Per (bucket, collection, action).
-    auto [a, fresh_a] = activity_.try_emplace({g, bucket, collection, action});
-    ++a->second;
+    ++activity_.FindOrInsert({g, bucket, collection, action}, fresh);
     approx_bytes_ +=
-        fresh_a ? kEntryBytes + e.collection.size() + e.action.size() : 0;
+        fresh ? kEntryBytes + e.collection.size() + e.action.size() : 0;
 
     // Per (bucket, collection), with the users seen.
-    auto [c, fresh_c] = collections_.try_emplace({g, bucket, collection, 0});
-    ++c->second.count;
-    approx_bytes_ += fresh_c ? kEntryBytes + e.collection.size() : 0;
+    Counted& c = collections_.FindOrInsert({g, bucket, collection, 0}, fresh);
+    ++c.count;
+    approx_bytes_ += fresh ? kEntryBytes + e.collection.size() : 0;
     if (e.user) {
-      size_t before = c->second.sketch.MemoryBytes();
-      c->second.sketch.Add(pool_.Hash(user));
-      approx_bytes_ += 2 * (c->second.sketch.MemoryBytes() - before);
+      approx_bytes_ += 16 * c.Note(user_hash);
     }
 
     // Per (bucket, user) and per (bucket, ip), with the collections seen.
     if (e.user) {
-      auto [u, fresh_u] = users_.try_emplace({g, bucket, user, 0});
-      ++u->second.count;
-      u->second.sketch.Add(pool_.Hash(collection));
-      approx_bytes_ += fresh_u ? kEntryBytes + e.user->size() + 16 : 0;
+      Counted& u = users_.FindOrInsert({g, bucket, user, 0}, fresh);
+      ++u.count;
+      u.Note(collection_hash);
+      approx_bytes_ += fresh ? kEntryBytes + e.user->size() + 16 : 0;
     }
     if (e.ip) {
-      auto [i, fresh_i] = ips_.try_emplace({g, bucket, ip, 0});
-      ++i->second.count;
-      i->second.logins += login ? 1 : 0;
-      i->second.sketch.Add(pool_.Hash(collection));
-      approx_bytes_ += fresh_i ? kEntryBytes + e.ip->size() + 16 : 0;
+      Counted& i = ips_.FindOrInsert({g, bucket, ip, 0}, fresh);
+      ++i.count;
+      i.logins += login ? 1 : 0;
+      i.Note(collection_hash);
+      approx_bytes_ += fresh ? kEntryBytes + e.ip->size() + 16 : 0;
     }
   }
+}
+
+int64_t RollupBatch::Counted::Note(uint64_t h) {
+  // Small lists stay exact by scanning; big ones append and are compacted
+  // (sorted, deduplicated) whenever they double, which keeps them near
+  // their distinct size at amortized O(log n) per hash.
+  constexpr size_t kScan = 32;
+  if (hashes.size() < kScan) {
+    if (std::find(hashes.begin(), hashes.end(), h) != hashes.end()) {
+      return 0;
+    }
+    hashes.push_back(h);
+    return 1;
+  }
+  if (hashes.back() == h) {
+    return 0;
+  }
+  hashes.push_back(h);
+  if (hashes.size() < 2 * std::max(compacted, kScan)) {
+    return 1;
+  }
+  size_t before = hashes.size();
+  std::sort(hashes.begin(), hashes.end());
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  compacted = hashes.size();
+  return 1 - static_cast<int64_t>(before - hashes.size());
+}
+
+Hll RollupBatch::Counted::Sketch() {
+  // In the sketch's own (signed) order each Add appends: no shifting.
+  std::sort(hashes.begin(), hashes.end(), [](uint64_t a, uint64_t b) {
+    return static_cast<int64_t>(a) < static_cast<int64_t>(b);
+  });
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+  Hll h(kUserSketchParams);
+  for (uint64_t v : hashes) {
+    h.Add(v);
+  }
+  return h;
 }
 
 void RollupBatch::AppendJsonMembers(std::string& out) {
@@ -142,21 +184,21 @@ void RollupBatch::AppendJsonMembers(std::string& out) {
   // [granularity, bucket_ms, name, action, count]
   begin_array("activity");
   bool first = true;
-  for (const auto& [k, count] : activity_) {
+  activity_.ForEach([&](const RollupKey& k, int64_t count) {
     out += first ? "[" : ",[";
     first = false;
     JsonWriter w(out);
     key_prefix(w, k);
     w.String(pool_.Get(k.b)).Int(count);
     out += ']';
-  }
+  });
   out += ']';
 
   // [granularity, bucket_ms, name, count, (logins,) sketch_hex]
-  auto counted = [&](std::string_view name, const auto& map, bool logins) {
+  auto counted = [&](std::string_view name, CountedMap& map, bool logins) {
     begin_array(name);
     bool first_entry = true;
-    for (const auto& [k, v] : map) {
+    map.ForEach([&](const RollupKey& k, Counted& v) {
       out += first_entry ? "[" : ",[";
       first_entry = false;
       JsonWriter w(out);
@@ -165,9 +207,9 @@ void RollupBatch::AppendJsonMembers(std::string& out) {
       if (logins) {
         w.Int(v.logins);
       }
-      sketch(out, v.sketch);
+      sketch(out, v.Sketch());
       out += ']';
-    }
+    });
     out += ']';
   };
   counted("collections", collections_, false);
@@ -177,10 +219,10 @@ void RollupBatch::AppendJsonMembers(std::string& out) {
 
 void RollupBatch::Clear() {
   pool_.Clear();
-  activity_.clear();
-  collections_.clear();
-  users_.clear();
-  ips_.clear();
+  activity_.Clear();
+  collections_.Clear();
+  users_.Clear();
+  ips_.Clear();
   login_id_ = pool_.Intern("login");
   events_ = 0;
   approx_bytes_ = 0;

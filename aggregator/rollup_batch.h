@@ -22,9 +22,9 @@
 #include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "aggregator/flat_map.h"
 #include "common/hll.h"
 #include "common/time_util.h"
 
@@ -49,7 +49,7 @@ class StringPool {
   std::deque<std::string> strings_;  // stable addresses for the views
   std::vector<uint64_t> hashes_;
   std::vector<bool> hashed_;
-  std::unordered_map<std::string_view, uint32_t> ids_;
+  FlatMap<std::string_view, uint32_t, std::hash<std::string_view>> ids_;
 };
 
 struct RollupKey {
@@ -99,17 +99,28 @@ class RollupBatch {
   void Clear();
 
  private:
+  // A sketch's values are collected as hashes (appending is cheap) and
+  // turned into the sketch once, at flush.
   struct Counted {
     int64_t count = 0;
     int64_t logins = 0;
-    Hll sketch;
+    std::vector<uint64_t> hashes;
+
+    // Adds a hash; returns how many distinct hashes that added (it may be
+    // negative when a compaction drops duplicates collected before).
+    int64_t Note(uint64_t h);
+    Hll Sketch();
+
+    size_t compacted = 0;  // size after the last compaction
   };
+  using CountMap = FlatMap<RollupKey, int64_t, RollupKeyHash>;
+  using CountedMap = FlatMap<RollupKey, Counted, RollupKeyHash>;
 
   StringPool pool_;
-  std::unordered_map<RollupKey, int64_t, RollupKeyHash> activity_;
-  std::unordered_map<RollupKey, Counted, RollupKeyHash> collections_;
-  std::unordered_map<RollupKey, Counted, RollupKeyHash> users_;
-  std::unordered_map<RollupKey, Counted, RollupKeyHash> ips_;
+  CountMap activity_;
+  CountedMap collections_;
+  CountedMap users_;
+  CountedMap ips_;
   uint32_t login_id_ = 0;
   int64_t events_ = 0;
   size_t approx_bytes_ = 0;

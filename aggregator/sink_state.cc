@@ -131,29 +131,55 @@ Result<std::optional<PartitionRecord>> SinkState::Load(const std::string& topic,
   return std::optional<PartitionRecord>(rec);
 }
 
-Status SinkState::ForEachWindow(
-    const std::string& topic, int32_t partition,
-    const std::function<Status(std::string_view, std::string_view)>& fn) {
+Result<SinkState::Windows> SinkState::LoadWindows(EventTimeMs newest,
+                                                  const AlertRules& rules) {
   PULSE_RETURN_IF_ERROR(Connect());
-  auto r = conn_.Exec(
-      "SELECT ip, state::text FROM pulse.alert_state "
-      "WHERE topic = $1 AND partition = $2",
-      {topic, std::to_string(partition)});
-  if (!r.ok()) {
-    if (Missing(r.status())) {
-      return Status::Ok();
+  Windows w;
+  std::string newest_ms = std::to_string(newest);
+
+  // Minute counts of the longest window before the newest event.
+  auto minutes = conn_.Exec(
+      "SELECT ip, (extract(epoch FROM bucket) / 60)::bigint, activity_count, "
+      "login_count FROM pulse.ip_minute WHERE bucket > to_timestamp($1::bigint "
+      "/ 1000.0) - $2::int * interval '1 minute'",
+      {newest_ms, std::to_string(rules.LongestWindow())});
+  if (!minutes.ok()) {
+    if (Missing(minutes.status())) {
+      return w;
     }
     conn_ = PgConn();
-    return r.status();
+    return minutes.status();
   }
-  for (int i = 0; i < r->rows(); ++i) {
-    auto bytes = ParseByteaHex(r->Get(i, 1));
-    if (!bytes) {
-      return Status::DataLoss("pulse.alert_state holds a malformed state");
-    }
-    PULSE_RETURN_IF_ERROR(fn(r->Get(i, 0), *bytes));
+  for (int i = 0; i < minutes->rows(); ++i) {
+    int64_t m = minutes->GetInt(i, 1);
+    w.minutes.emplace_back(
+        minutes->GetString(i, 0),
+        MinuteCounts{m, minutes->GetInt(i, 2), minutes->GetInt(i, 3),
+                     m * kMsPerMinute, (m + 1) * kMsPerMinute - 1});
   }
-  return Status::Ok();
+
+  // Cooldowns: an alert for the window ending at minute m cools its rule
+  // down until m + cooldown.
+  auto alerts = conn_.Exec(
+      "SELECT ip, max((extract(epoch FROM window_end) / 60)::bigint) FILTER "
+      "(WHERE rule = 'suspicious_ip'), max((extract(epoch FROM window_end) "
+      "/ 60)::bigint) FILTER (WHERE rule = 'login_burst') FROM pulse.alerts "
+      "WHERE window_end > to_timestamp($1::bigint / 1000.0) - $2::int * "
+      "interval '1 minute' GROUP BY ip",
+      {newest_ms, std::to_string(rules.cooldown_min + 1)});
+  if (!alerts.ok()) {
+    conn_ = PgConn();
+    return alerts.status();
+  }
+  auto until = [&](int row, int col) {
+    return alerts->IsNull(row, col)
+               ? INT64_MIN
+               : alerts->GetInt(row, col) - 1 + rules.cooldown_min;
+  };
+  for (int i = 0; i < alerts->rows(); ++i) {
+    w.cooldowns.emplace_back(alerts->GetString(i, 0), until(i, 1), until(i, 2));
+  }
+  return w;
 }
 
 Result<int64_t> SinkState::MaxUnapplied(

@@ -19,7 +19,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <vector>
 
+#include "aggregator/alerts.h"
 #include "aggregator/state_store.h"
 #include "common/pg.h"
 #include "common/status.h"
@@ -38,10 +41,16 @@ class SinkState {
   // The sink's record of a partition, or nullopt if it has none.
   Result<std::optional<PartitionRecord>> Load(const std::string& topic,
                                               int32_t partition);
-  // Calls `fn(ip, state)` for each alert window the sink holds.
-  Status ForEachWindow(
-      const std::string& topic, int32_t partition,
-      const std::function<Status(std::string_view, std::string_view)>& fn);
+  // Alert windows as the sink's tables hold them: per IP and minute the
+  // counts (pulse.ip_minute), and the cooldowns of recent alerts
+  // (pulse.alerts), for the `window` minutes up to `newest`. An IP's events
+  // all land in one partition, so its ip_minute rows are its windows.
+  struct Windows {
+    std::vector<std::pair<std::string, MinuteCounts>> minutes;
+    // (ip, suspicious_ip until, login_burst until), in minutes
+    std::vector<std::tuple<std::string, int64_t, int64_t>> cooldowns;
+  };
+  Result<Windows> LoadWindows(EventTimeMs newest, const AlertRules& rules);
 
   // The most rollup messages produced but not yet applied in any rollups
   // partition, given the next offset we produced to each.

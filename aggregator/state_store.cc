@@ -44,12 +44,51 @@ std::string PartitionPrefix(char kind, const std::string& topic,
   return k;
 }
 
-std::string WindowKey(const std::string& topic, int32_t partition,
-                      std::string_view ip) {
+// "a" 0 topic 0 partition 0 ip 0: every key of one IP's windows.
+std::string IpPrefix(const std::string& topic, int32_t partition,
+                     std::string_view ip) {
   std::string k = PartitionPrefix('a', topic, partition);
   k.push_back('\0');
   k += ip;
+  k.push_back('\0');
   return k;
+}
+
+std::string MinuteKey(const std::string& topic, int32_t partition,
+                      std::string_view ip, int64_t minute) {
+  std::string k = IpPrefix(topic, partition, ip) + 'm';
+  for (int i = 7; i >= 0; --i) {
+    k.push_back(static_cast<char>(static_cast<uint64_t>(minute) >> (8 * i)));
+  }
+  return k;
+}
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool GetVarint(std::string_view& in, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto b = static_cast<uint8_t>(in[0]);
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+int64_t UnZigZag(uint64_t u) {
+  return static_cast<int64_t>(u >> 1) ^ -static_cast<int64_t>(u & 1);
 }
 
 }  // namespace
@@ -117,37 +156,81 @@ Result<std::optional<PartitionRecord>> StateStore::Load(
   return std::optional<PartitionRecord>(*r);
 }
 
-Status StateStore::ForEachWindow(
-    const std::string& topic, int32_t partition,
-    const std::function<Status(std::string_view, std::string_view)>& fn) {
+Status StateStore::LoadWindows(const std::string& topic, int32_t partition,
+                               const WindowVisitor& visit) {
   std::string prefix = PartitionPrefix('a', topic, partition) + '\0';
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions()));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
        it->Next()) {
+    // <ip> 0 then "m" <minute> or "c".
     std::string_view key(it->key().data(), it->key().size());
+    key.remove_prefix(prefix.size());
+    size_t nul = key.find('\0');
+    if (nul == std::string_view::npos || nul + 1 >= key.size()) {
+      return Status::DataLoss("alert window key is damaged");
+    }
+    std::string_view ip = key.substr(0, nul);
+    char kind = key[nul + 1];
     std::string_view value(it->value().data(), it->value().size());
-    PULSE_RETURN_IF_ERROR(fn(key.substr(prefix.size()), value));
+
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    if (kind == 'c' && GetVarint(value, a) && GetVarint(value, b)) {
+      visit.cooldowns(ip, UnZigZag(a), UnZigZag(b));
+    } else if (kind == 'm' && key.size() == nul + 10 && GetVarint(value, a) &&
+               GetVarint(value, b) && GetVarint(value, c) &&
+               GetVarint(value, d)) {
+      uint64_t minute = 0;
+      for (size_t i = nul + 2; i < key.size(); ++i) {
+        minute = minute << 8 | static_cast<uint8_t>(key[i]);
+      }
+      auto m = static_cast<int64_t>(minute);
+      EventTimeMs start = m * kMsPerMinute;
+      visit.minute(ip, {m, static_cast<int64_t>(a), static_cast<int64_t>(b),
+                        start + static_cast<int64_t>(c),
+                        start + static_cast<int64_t>(d)});
+    } else {
+      return Status::DataLoss("alert window entry is damaged");
+    }
   }
   return FromRocks(it->status(), "scan windows");
 }
 
 Status StateStore::Commit(const std::string& topic, int32_t partition,
                           const PartitionRecord& record,
-                          const std::vector<WindowChange>& windows,
-                          bool replace) {
+                          const std::vector<IpChange>& changes, bool replace) {
   rocksdb::WriteBatch batch;
+  std::string lo = PartitionPrefix('a', topic, partition);
   if (replace) {
-    std::string lo = PartitionPrefix('a', topic, partition);
-    std::string hi = lo;
-    hi.push_back('\x01');  // past every "<prefix>\0<ip>"
-    batch.DeleteRange(lo, hi);
+    batch.DeleteRange(lo, lo + '\x01');  // past every "<prefix>\0..."
   }
-  for (const auto& [ip, state] : windows) {
-    if (state) {
-      batch.Put(WindowKey(topic, partition, ip), *state);
-    } else {
-      batch.Delete(WindowKey(topic, partition, ip));
+
+  // Per IP: drop it whole, or write the minutes and cooldowns that moved.
+  for (const IpChange& c : changes) {
+    std::string ip_prefix = IpPrefix(topic, partition, c.ip);
+    if (c.expired) {
+      std::string end = ip_prefix;
+      end.back() = '\x01';
+      batch.DeleteRange(ip_prefix, end);
+      continue;
+    }
+    for (int64_t minute : c.dropped) {
+      batch.Delete(MinuteKey(topic, partition, c.ip, minute));
+    }
+    for (const MinuteCounts& m : c.minutes) {
+      std::string v;
+      EventTimeMs start = m.minute * kMsPerMinute;
+      PutVarint(v, static_cast<uint64_t>(m.count));
+      PutVarint(v, static_cast<uint64_t>(m.logins));
+      PutVarint(v, static_cast<uint64_t>(m.first - start));
+      PutVarint(v, static_cast<uint64_t>(m.last - start));
+      batch.Put(MinuteKey(topic, partition, c.ip, m.minute), v);
+    }
+    if (c.cooldowns) {
+      std::string v;
+      PutVarint(v, ZigZag(c.cooldowns->first));
+      PutVarint(v, ZigZag(c.cooldowns->second));
+      batch.Put(ip_prefix + 'c', v);
     }
   }
   batch.Put(PartitionPrefix('p', topic, partition),

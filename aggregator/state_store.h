@@ -4,11 +4,15 @@
 // Per partition of the activity topic it keeps the position the
 // partition's results were flushed to and the alert windows of its IPs:
 //
-//   "p" 0x00 <topic> 0x00 <partition:u32 BE>            -> PartitionRecord
-//   "a" 0x00 <topic> 0x00 <partition:u32 BE> 0x00 <ip>  -> IpActivity bytes
+//   "p" 0 <topic> 0 <partition:u32 BE>                    -> PartitionRecord
+//   "a" 0 <topic> 0 <partition:u32 BE> 0 <ip> 0 "m" <minute:u64 BE>
+//                                        -> varints count, logins,
+//                                           first and last ms in the minute
+//   "a" 0 <topic> 0 <partition:u32 BE> 0 <ip> 0 "c"
+//                                        -> zigzag varints: the cooldowns
 //
-// Commit() writes a partition's record and every changed window in one
-// atomic WriteBatch, so the offset and the state it produced never
+// Commit() writes a partition's record and what changed in its windows in
+// one atomic WriteBatch, so the offset and the state it produced never
 // disagree. The sink's pulse.partition_state is the authority on where a
 // partition resumes; the local copy saves reading the windows back from
 // PostgreSQL when it matches (same broker, same offset).
@@ -24,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "aggregator/alerts.h"
 #include "aggregator/event_parser.h"
 #include "common/status.h"
 
@@ -50,17 +55,22 @@ class StateStore {
 
   Result<std::optional<PartitionRecord>> Load(const std::string& topic,
                                               int32_t partition);
-  // Calls `fn(ip, bytes)` for each IP window stored for the partition.
-  Status ForEachWindow(
-      const std::string& topic, int32_t partition,
-      const std::function<Status(std::string_view, std::string_view)>& fn);
+  // Every window piece stored for the partition, in key order: each
+  // minute to `minute`, each IP's cooldowns to `cooldowns`.
+  struct WindowVisitor {
+    std::function<void(std::string_view ip, const MinuteCounts&)> minute;
+    std::function<void(std::string_view ip, int64_t suspicious_until,
+                       int64_t login_until)>
+        cooldowns;
+  };
+  Status LoadWindows(const std::string& topic, int32_t partition,
+                     const WindowVisitor& visit);
 
-  // One atomic write: the record, changed windows, dropped windows
-  // (nullopt). With `replace`, the partition's old windows go first.
-  using WindowChange = std::pair<std::string, std::optional<std::string>>;
+  // One atomic write: the record and the window changes. With `replace`,
+  // the partition's stored windows go first.
   Status Commit(const std::string& topic, int32_t partition,
                 const PartitionRecord& record,
-                const std::vector<WindowChange>& windows, bool replace = false);
+                const std::vector<IpChange>& changes, bool replace = false);
 
   // Bytes held: SST files plus memtables.
   uint64_t SizeOnDisk() const;

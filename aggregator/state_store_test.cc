@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -15,7 +16,25 @@ namespace pulse::aggregator {
 namespace {
 
 namespace fs = std::filesystem;
-using Windows = std::map<std::string, std::string>;
+// What LoadWindows visits, as text: "minute count logins first last" per
+// IP and minute, "cooldown s l" per IP.
+using Windows = std::map<std::string, std::vector<std::string>>;
+
+IpChange Minutes(const std::string& ip, std::vector<int64_t> minutes) {
+  IpChange c;
+  c.ip = ip;
+  for (int64_t m : minutes) {
+    c.minutes.push_back(
+        {m, m % 7 + 1, m % 2, m * 60000 + 5, m * 60000 + 59000});
+  }
+  return c;
+}
+
+std::string Text(const MinuteCounts& m) {
+  return std::to_string(m.minute) + " " + std::to_string(m.count) + " " +
+         std::to_string(m.logins) + " " + std::to_string(m.first) + " " +
+         std::to_string(m.last);
+}
 
 PartitionRecord SampleRecord() {
   PartitionRecord r;
@@ -61,18 +80,23 @@ class StateStoreTest : public ::testing::Test {
 
   Windows WindowsOf(const std::string& topic, int32_t partition) {
     Windows out;
-    Status s = store_->ForEachWindow(
-        topic, partition, [&](std::string_view ip, std::string_view bytes) {
-          EXPECT_TRUE(out.emplace(ip, bytes).second) << ip;
-          return Status::Ok();
-        });
+    Status s = store_->LoadWindows(
+        topic, partition,
+        {.minute =
+             [&](std::string_view ip, const MinuteCounts& m) {
+               out[std::string(ip)].push_back(Text(m));
+             },
+         .cooldowns =
+             [&](std::string_view ip, int64_t a, int64_t b) {
+               out[std::string(ip)].push_back("cooldown " + std::to_string(a) +
+                                              " " + std::to_string(b));
+             }});
     EXPECT_TRUE(s.ok()) << s.ToString();
     return out;
   }
 
   void Commit(const std::string& topic, int32_t partition,
-              const std::vector<StateStore::WindowChange>& windows,
-              bool replace = false) {
+              const std::vector<IpChange>& windows, bool replace = false) {
     Status s =
         store_->Commit(topic, partition, SampleRecord(), windows, replace);
     ASSERT_TRUE(s.ok()) << s.ToString();
@@ -106,45 +130,70 @@ TEST_F(StateStoreTest, CommittedRecordLoadsBack) {
 }
 
 TEST_F(StateStoreTest, WindowsStayWithTheirTopicAndPartition) {
-  Commit("t", 1, {{"1.2.3.4", "a"}, {"::1", "b"}});
-  Commit("t", 2, {{"1.2.3.4", "other partition"}});
-  Commit("t", 256, {{"9.9.9.9", "partition 256 shares a low byte"}});
-  Commit("t2", 1, {{"1.2.3.4", "other topic"}});
-  Commit("", 1, {{"5.5.5.5", "empty topic"}});
+  Commit("t", 1, {Minutes("1.2.3.4", {10, 11}), Minutes("::1", {12})});
+  Commit("t", 2, {Minutes("1.2.3.4", {20})});
+  Commit("t", 256, {Minutes("9.9.9.9", {30})});  // shares a low byte
+  Commit("t2", 1, {Minutes("1.2.3.4", {40})});
 
-  EXPECT_EQ(WindowsOf("t", 1), (Windows{{"1.2.3.4", "a"}, {"::1", "b"}}));
-  EXPECT_EQ(WindowsOf("t", 2), (Windows{{"1.2.3.4", "other partition"}}));
-  EXPECT_EQ(WindowsOf("t2", 1), (Windows{{"1.2.3.4", "other topic"}}));
-  EXPECT_EQ(WindowsOf("", 1), (Windows{{"5.5.5.5", "empty topic"}}));
+  Windows one = WindowsOf("t", 1);
+  ASSERT_EQ(one.size(), 2u);
+  EXPECT_EQ(one["1.2.3.4"].size(), 2u);
+  EXPECT_EQ(one["::1"].size(), 1u);
+  EXPECT_EQ(WindowsOf("t", 2)["1.2.3.4"].size(), 1u);
+  EXPECT_EQ(WindowsOf("t", 256).size(), 1u);
+  EXPECT_EQ(WindowsOf("t2", 1).size(), 1u);
   EXPECT_TRUE(WindowsOf("t", 0).empty());
 }
 
-TEST_F(StateStoreTest, BinaryIpsAndStatesSurvive) {
-  std::string state("\x01\x00\xff\x00", 4);
-  std::string odd_ip("ip\0with\xffnul", 11);
-  Commit("t", 0, {{odd_ip, state}, {"", "empty ip"}});
-  EXPECT_EQ(WindowsOf("t", 0), (Windows{{odd_ip, state}, {"", "empty ip"}}));
+TEST_F(StateStoreTest, MinutesAndCooldownsLoadBackExactly) {
+  IpChange c = Minutes("203.0.113.9", {28'000'000, 28'000'001});
+  c.cooldowns.emplace(28'000'060, INT64_MIN);
+  Commit("t", 0, {c});
+  Windows w = WindowsOf("t", 0);
+  std::vector<std::string> want = {
+      Text(c.minutes[0]), Text(c.minutes[1]),
+      "cooldown 28000060 " + std::to_string(INT64_MIN)};
+  std::sort(want.begin(), want.end());
+  std::sort(w["203.0.113.9"].begin(), w["203.0.113.9"].end());
+  EXPECT_EQ(w["203.0.113.9"], want);
 }
 
-TEST_F(StateStoreTest, NulloptDeletesAWindow) {
-  Commit("t", 0, {{"a", "1"}, {"b", "2"}, {"c", "3"}});
-  Commit("t", 0, {{"b", std::nullopt}, {"c", "3'"}, {"gone", std::nullopt}});
-  EXPECT_EQ(WindowsOf("t", 0), (Windows{{"a", "1"}, {"c", "3'"}}));
+TEST_F(StateStoreTest, RewritesReplaceDropsDeleteAndExpiryClears) {
+  Commit("t", 0, {Minutes("a", {1, 2, 3}), Minutes("b", {1})});
+  IpChange again = Minutes("a", {3});
+  again.minutes[0].count = 99;
+  again.dropped = {1};
+  IpChange gone;
+  gone.ip = "b";
+  gone.expired = true;
+  Commit("t", 0, {again, gone});
+
+  Windows w = WindowsOf("t", 0);
+  ASSERT_EQ(w.size(), 1u);
+  ASSERT_EQ(w["a"].size(), 2u);
+  EXPECT_EQ(w["a"][1], Text(again.minutes[0]));
 }
 
-TEST_F(StateStoreTest, ChangeThenDropInOneCommitDrops) {
-  // TakeChanges can report an IP's new state and then its expiry.
-  Commit("t", 0, {{"a", "new"}, {"a", std::nullopt}});
-  EXPECT_TRUE(WindowsOf("t", 0).empty());
+TEST_F(StateStoreTest, IpsThatPrefixOthersStayApart) {
+  Commit("t", 0, {Minutes("1.2.3.4", {1}), Minutes("1.2.3.45", {2})});
+  IpChange gone;
+  gone.ip = "1.2.3.4";
+  gone.expired = true;
+  Commit("t", 0, {gone});
+  Windows w = WindowsOf("t", 0);
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w.count("1.2.3.45"), 1u);
 }
 
 TEST_F(StateStoreTest, ReplaceDropsOnlyThisPartitionsOldWindows) {
-  Commit("t", 0, {{"a", "1"}, {"b", "2"}});
-  Commit("t", 1, {{"a", "neighbour"}});
-  Commit("t", 0, {{"c", "3"}, {"a", "1'"}}, /*replace=*/true);
+  Commit("t", 0, {Minutes("a", {1}), Minutes("b", {2})});
+  Commit("t", 1, {Minutes("a", {3})});
+  Commit("t", 0, {Minutes("c", {4})}, /*replace=*/true);
 
-  EXPECT_EQ(WindowsOf("t", 0), (Windows{{"a", "1'"}, {"c", "3"}}));
-  EXPECT_EQ(WindowsOf("t", 1), (Windows{{"a", "neighbour"}}));
+  Windows zero = WindowsOf("t", 0);
+  ASSERT_EQ(zero.size(), 1u);
+  EXPECT_EQ(zero.count("c"), 1u);
+  EXPECT_EQ(WindowsOf("t", 1).size(), 1u);
 
   Commit("t", 0, {}, /*replace=*/true);
   EXPECT_TRUE(WindowsOf("t", 0).empty());
@@ -154,26 +203,15 @@ TEST_F(StateStoreTest, ReplaceDropsOnlyThisPartitionsOldWindows) {
 
 TEST_F(StateStoreTest, DataSurvivesReopening) {
   PartitionRecord rec = SampleRecord();
-  ASSERT_TRUE(store_->Commit("t", 3, rec, {{"a", "1"}, {"b", "2"}}).ok());
+  ASSERT_TRUE(
+      store_->Commit("t", 3, rec, {Minutes("a", {1}), Minutes("b", {2})}).ok());
   Reopen();
 
   auto r = store_->Load("t", 3);
   ASSERT_TRUE(r.ok() && r->has_value());
   ExpectSameRecord(**r, rec);
-  EXPECT_EQ(WindowsOf("t", 3), (Windows{{"a", "1"}, {"b", "2"}}));
+  EXPECT_EQ(WindowsOf("t", 3).size(), 2u);
   EXPECT_GT(store_->SizeOnDisk(), 0u);
-}
-
-TEST_F(StateStoreTest, CallbackErrorStopsTheScan) {
-  Commit("t", 0, {{"a", "1"}, {"b", "2"}, {"c", "3"}});
-  int calls = 0;
-  Status s =
-      store_->ForEachWindow("t", 0, [&](std::string_view, std::string_view) {
-        ++calls;
-        return Status::DataLoss("bad window");
-      });
-  EXPECT_EQ(s.code(), Status::Code::kDataLoss);
-  EXPECT_EQ(calls, 1);
 }
 
 TEST(StateStoreOpenTest, UnusablePathIsAnError) {

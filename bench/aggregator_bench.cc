@@ -167,7 +167,7 @@ void Check(const Status& s, const char* what) {
 struct FlushProfile {
   double take_changes_s = 0, rollup_json_s = 0, alert_json_s = 0;
   double commit_s = 0, clear_s = 0;
-  size_t rollup_bytes = 0, alert_state_bytes = 0, flushes = 0;
+  size_t rollup_bytes = 0, window_minutes = 0, flushes = 0;
 };
 
 // One partition's open work, as the aggregator keeps it.
@@ -202,7 +202,8 @@ class Partition {
     }
   }
 
-  // The flush: rollup message, alert windows, one RocksDB commit, Clear().
+  // The flush: rollup message, the alert minutes that changed, one RocksDB
+  // commit, Clear().
   void Flush(StateStore& store) {
     using Clock = std::chrono::steady_clock;
     auto t = Clock::now();
@@ -228,12 +229,6 @@ class Partition {
       message_ += i == 0 ? "" : ",";
       fired_[i].AppendJson(message_);
     }
-    message_ += "],\"alert_state\":[";
-    size_t state_start = message_.size();
-    for (size_t i = 0; i < changes_.size(); ++i) {
-      message_ += i == 0 ? "" : ",";
-      AppendState(changes_[i]);
-    }
     message_ += "]}";
     lap(profile_.alert_json_s);
 
@@ -247,7 +242,9 @@ class Partition {
     lap(profile_.clear_s);
 
     profile_.rollup_bytes += rollup_end;
-    profile_.alert_state_bytes += message_.size() - state_start;
+    for (const IpChange& c : changes_) {
+      profile_.window_minutes += c.minutes.size();
+    }
     ++profile_.flushes;
   }
 
@@ -259,26 +256,11 @@ class Partition {
   static constexpr std::array<int64_t, 3> kRetentionMs = {7 * 86'400'000LL,
                                                           90 * 86'400'000LL, 0};
 
-  void AppendState(const AlertEngine::Change& c) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    message_ += "[\"" + c.first;  // benchmark IPs need no escaping
-    if (!c.second) {
-      message_ += "\",null]";
-      return;
-    }
-    message_ += "\",\"";
-    for (unsigned char b : *c.second) {
-      message_ += kHex[b >> 4];
-      message_ += kHex[b & 15];
-    }
-    message_ += "\"]";
-  }
-
   RollupBatch batch_;
   AlertEngine alerts_;
   ProxyDetector proxy_{50};
   std::vector<Alert> fired_;
-  std::vector<AlertEngine::Change> changes_;
+  std::vector<IpChange> changes_;
   std::string message_;
   FlushProfile profile_;
   PartitionRecord record_;
@@ -373,7 +355,7 @@ const AlertEngine& WarmAlerts() {
       engine.Observe(*e.ip, e.time, e.collection, e.action, fired);
       fired.clear();
     }
-    std::vector<AlertEngine::Change> changes;
+    std::vector<IpChange> changes;
     engine.TakeChanges(changes);
     return engine;
   }();
@@ -389,7 +371,7 @@ void ReportFlushes(benchmark::State& state, const FlushProfile& f) {
       {"ms_commit", f.commit_s * 1e3},
       {"ms_clear", f.clear_s * 1e3},
       {"rollup_bytes", static_cast<double>(f.rollup_bytes)},
-      {"alert_state_bytes", static_cast<double>(f.alert_state_bytes)}};
+      {"window_minutes_written", static_cast<double>(f.window_minutes)}};
   for (const auto& [name, sum] : sums) {
     state.counters[name] = f.flushes ? sum / static_cast<double>(f.flushes) : 0;
   }

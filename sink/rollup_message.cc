@@ -211,27 +211,8 @@ Result<RollupMessage> ParseRollupMessage(std::string_view json) {
   PULSE_RETURN_IF_ERROR(ReadSketches(root, "users", false, m.users));
   PULSE_RETURN_IF_ERROR(ReadSketches(root, "ips", true, m.ips));
 
-  // Alerts and alert windows.
+  // The alerts fired.
   PULSE_RETURN_IF_ERROR(ReadAlerts(root, m));
-  array states;
-  if (root["alert_state"].get_array().get(states)) {
-    return Bad("alert_state");
-  }
-  for (element e : states) {
-    std::string_view ip, hex;
-    if (e.at(0).get_string().get(ip)) {
-      return Bad("alert_state entry");
-    }
-    if (e.at(1).is_null()) {
-      m.alert_state.emplace_back(std::string(ip), std::nullopt);
-      continue;
-    }
-    auto bytes = e.at(1).get_string().get(hex) ? std::nullopt : FromHex(hex);
-    if (!bytes) {
-      return Bad("alert_state bytes");
-    }
-    m.alert_state.emplace_back(std::string(ip), std::move(*bytes));
-  }
   return m;
 }
 

@@ -2,8 +2,8 @@
 // (format: schemas/rollup.schema.json, written by aggregator/flush.cc).
 //
 // A message covers input offsets [from, to) of one partition of the
-// activity topic and carries what those events add to the rollup tables,
-// the alerts they fired, and the alert windows that changed.
+// activity topic and carries what those events add to the rollup tables
+// and the alerts they fired.
 
 #ifndef PULSE_SINK_ROLLUP_MESSAGE_H_
 #define PULSE_SINK_ROLLUP_MESSAGE_H_
@@ -73,8 +73,6 @@ struct RollupMessage {
   std::vector<SketchDelta> users;
   std::vector<SketchDelta> ips;
   std::vector<AlertRow> alerts;
-  // (ip, state bytes or nullopt to delete)
-  std::vector<std::pair<std::string, std::optional<std::string>>> alert_state;
 };
 
 // Parses a message value; errors name the field that is wrong.

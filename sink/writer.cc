@@ -35,7 +35,12 @@ KindColumns ColumnsOf(Kind k) {
 }
 
 // Staging tables live for the session and empty at every commit.
+// Commits are synchronous whatever the server's default: the ingest reads
+// partition_state to decide which WAL to acknowledge, so a commit must be
+// durable before it is visible, or a crash could lose rollups whose rows
+// the slot has already released.
 constexpr const char* kStagingSql = R"sql(
+SET synchronous_commit = on;
 SET bytea_output = 'hex';
 SET TIME ZONE 'UTC';
 CREATE TEMP TABLE IF NOT EXISTS pulse_s_activity (
@@ -52,9 +57,6 @@ CREATE TEMP TABLE IF NOT EXISTS pulse_s_alert (
   id text, rule text, ip text, window_start timestamptz,
   window_end timestamptz, n bigint, collections bigint,
   first_seen timestamptz, last_seen timestamptz, detail text
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS pulse_s_state (
-  id text, topic text, partition int, ip text, state text
 ) ON COMMIT DELETE ROWS;
 )sql";
 
@@ -367,11 +369,8 @@ Status Writer::MergeStoredSketches(DeltaSet& deltas) {
 }
 
 Status Writer::WriteAlerts(const std::vector<const RollupMessage*>& applied) {
-  // Alerts: one row per id; a replayed alert is the same row.
-  std::string alerts, states;
-  std::map<std::string, std::pair<const RollupMessage*,
-                                  const std::optional<std::string>*>>
-      latest;  // id -> newest window state, in topic order
+  // One row per alert id; a replayed alert is the same row.
+  std::string alerts;
   for (const RollupMessage* m : applied) {
     for (const AlertRow& a : m->alerts) {
       AppendCopyText(a.id, alerts);
@@ -391,42 +390,17 @@ Status Writer::WriteAlerts(const std::vector<const RollupMessage*>& applied) {
       AppendCopyText(a.json, alerts);
       alerts += '\n';
     }
-    for (const auto& [ip, state] : m->alert_state) {
-      latest[fmt::format("{}:{}:{}", m->topic, m->partition, ip)] = {m, &state};
-    }
   }
-  for (const auto& [id, entry] : latest) {
-    const RollupMessage* m = entry.first;
-    const std::optional<std::string>& state = *entry.second;
-    std::string_view ip = std::string_view(id).substr(
-        m->topic.size() + std::to_string(m->partition).size() + 2);
-    AppendCopyText(id, states);
-    states += '\t';
-    AppendCopyText(m->topic, states);
-    states += fmt::format("\t{}\t", m->partition);
-    AppendCopyText(ip, states);
-    states += '\t';
-    AppendCopyField(
-        state ? std::optional<std::string>(Hex(*state)) : std::nullopt, states);
-    states += '\n';
-  }
-  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_alert", alerts));
-  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_state", states));
-  if (alerts.empty() && states.empty()) {
+  if (alerts.empty()) {
     return Status::Ok();
   }
+  PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_alert", alerts));
   return conn_.Run(
       "INSERT INTO pulse.alerts (id, rule, ip, window_start, window_end, "
       "activity_count, collections_count, first_seen, last_seen, detail) "
       "SELECT id, rule, ip, window_start, window_end, n, collections, "
       "first_seen, last_seen, detail::jsonb FROM pulse_s_alert "
-      "ON CONFLICT (id) DO NOTHING;\n"
-      "DELETE FROM pulse.alert_state a USING pulse_s_state s "
-      "WHERE a.id = s.id AND s.state IS NULL;\n"
-      "INSERT INTO pulse.alert_state (id, topic, partition, ip, state) "
-      "SELECT id, topic, partition, ip, state::bytea FROM pulse_s_state "
-      "WHERE state IS NOT NULL ON CONFLICT (id) DO UPDATE SET state = "
-      "excluded.state, partition = excluded.partition, updated_at = now();");
+      "ON CONFLICT (id) DO NOTHING");
 }
 
 Status Writer::WriteRecords(const std::map<std::string, Record>& records) {

@@ -13,8 +13,8 @@
 //   3. the applied messages' deltas merged (DeltaSet), COPYed into staging
 //      tables, stored sketches read and unioned, then one INSERT ... ON
 //      CONFLICT per rollup table;
-//   4. alerts (one row per id), alert windows, partition records, and the
-//      sink's own offsets on the rollups topic.
+//   4. alerts (one row per id), partition records, and the sink's own
+//      offsets on the rollups topic.
 // So a batch is applied entirely or not at all, and replays, duplicates
 // and stale messages change nothing.
 //

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 
 #include "common/activity_json.h"
 #include "tests/harness/pipeline_fixture.h"
@@ -183,6 +184,54 @@ TEST_F(AggregatorInputTest, GoodRowsCountBadOnesAreDeadLettered) {
     EXPECT_EQ(dead[i].headers["pulse.source.topic"], "directus.activity");
   }
   EXPECT_EQ(aggregator->Stop(), 0);
+  EXPECT_EQ(sink->Stop(), 0);
+}
+
+TEST_F(AggregatorInputTest, AlertWindowsAndCooldownsSurviveLosingLocalState) {
+  ASSERT_TRUE(conn_
+                  .Run("CREATE TABLE expected_activity (LIKE "
+                       "directus_activity)")
+                  .ok());
+  EventTimeMs minute = FloorTo(NowMs(), kMsPerMinute) - 10 * kMsPerMinute;
+  int64_t id = 0;
+  auto burst = [&](int n, EventTimeMs at) {
+    for (int i = 0; i < n; ++i) {
+      Row r{++id, "update", std::nullopt, at + i, "198.51.100.9", "articles"};
+      Produce(*r.ip, PulseJson(r));
+    }
+    rd_kafka_flush(producer_.get(), 10000);
+  };
+  auto alerts = [&] {
+    auto r = conn_.Exec(
+        "SELECT count(*), coalesce(max(activity_count), 0) FROM pulse.alerts "
+        "WHERE ip = '198.51.100.9' AND rule = 'suspicious_ip'");
+    return std::make_pair(r->GetInt(0, 0), r->GetInt(0, 1));
+  };
+
+  // 60 events: below the threshold. Then the aggregator dies and its
+  // state folder is lost; the next one rebuilds the windows from the sink.
+  auto sink = StartPulse("sink");
+  auto first = StartPulse("aggregate", {}, "first");
+  burst(60, minute);
+  ASSERT_TRUE(WaitForApplied(60, seconds(60)));
+  first->Signal(SIGKILL);
+  first->Wait(seconds(10));
+
+  // 41 more a minute later: together they cross 100 exactly once.
+  auto second = StartPulse("aggregate", {}, "second");
+  burst(41, minute + kMsPerMinute);
+  ASSERT_TRUE(WaitForApplied(101, seconds(60))) << second->Stderr();
+  EXPECT_EQ(alerts(), std::make_pair(int64_t{1}, int64_t{101}));
+
+  // Lose the state again: the cooldown comes back from pulse.alerts, so
+  // 200 more events in the cooldown fire nothing.
+  second->Signal(SIGKILL);
+  second->Wait(seconds(10));
+  auto third = StartPulse("aggregate", {}, "third");
+  burst(200, minute + 2 * kMsPerMinute);
+  ASSERT_TRUE(WaitForApplied(301, seconds(60))) << third->Stderr();
+  EXPECT_EQ(alerts().first, 1);
+  EXPECT_EQ(third->Stop(), 0);
   EXPECT_EQ(sink->Stop(), 0);
 }
 

@@ -104,7 +104,8 @@ CREATE INDEX alerts_window_start ON pulse.alerts (window_start);
 -- Per partition of the activity topic: the input offset up to which every
 -- event is in the rollups above (the aggregators resume here), and what
 -- the aggregator needs to carry on exactly: the highest source position
--- applied (replays at or below it are skipped) and its alert state.
+-- applied (replays at or below it are skipped). Its alert windows are
+-- rebuilt from ip_minute and alerts, which the same transactions write.
 CREATE TABLE pulse.partition_state (
   id text PRIMARY KEY,  -- '<topic>:<partition>'
   topic text NOT NULL,
@@ -120,17 +121,6 @@ CREATE TABLE pulse.partition_state (
   updated_at timestamptz NOT NULL DEFAULT now(),
   UNIQUE (topic, partition)
 );
-
--- The alert rules' sliding windows, one row per IP, owned by a partition.
-CREATE TABLE pulse.alert_state (
-  id text PRIMARY KEY,  -- '<topic>:<partition>:<ip>'
-  topic text NOT NULL,
-  partition integer NOT NULL,
-  ip text NOT NULL,
-  state bytea NOT NULL,
-  updated_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX alert_state_partition ON pulse.alert_state (topic, partition);
 
 -- The sink's own input position on the rollups topic.
 CREATE TABLE pulse.sink_offsets (
