@@ -65,6 +65,10 @@ class Aggregator {
  private:
   // Assignment: resume each partition from the sink's record.
   Status Assign(rd_kafka_topic_partition_list_t* partitions);
+  // Restore() into a fresh PartitionWork, again with backoff while
+  // PostgreSQL is away (a rebalance can come in the middle of a restart).
+  Status RestoreWithRetry(int32_t partition,
+                          std::unique_ptr<PartitionWork>& out);
   Status Restore(PartitionWork& work);
   void Revoke(rd_kafka_topic_partition_list_t* partitions);
 

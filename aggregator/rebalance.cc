@@ -3,8 +3,16 @@
 #include <fmt/format.h>
 
 #include "aggregator/aggregator_internal.h"
+#include "common/shutdown.h"
 
 namespace pulse::aggregator {
+
+namespace {
+
+// Restore attempts while PostgreSQL is away: about 20 s of backoff.
+constexpr int kMaxRestoreAttempts = 8;
+
+}  // namespace
 
 void Aggregator::OnRebalance(rd_kafka_resp_err_t err,
                              rd_kafka_topic_partition_list_t* partitions) {
@@ -26,13 +34,38 @@ Status Aggregator::Assign(rd_kafka_topic_partition_list_t* partitions) {
 
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = partitions->elems[i];
-    auto work = std::make_unique<PartitionWork>(tp.partition, &o_.rules);
-    PULSE_RETURN_IF_ERROR(Restore(*work));
+    std::unique_ptr<PartitionWork> work;
+    PULSE_RETURN_IF_ERROR(RestoreWithRetry(tp.partition, work));
     tp.offset = work->to >= 0 ? work->to : RD_KAFKA_OFFSET_BEGINNING;
     work_[tp.partition] = std::move(work);
   }
   m_.partitions.Set(static_cast<double>(work_.size()));
   return KafkaStatus(rd_kafka_assign(consumer_.get(), partitions), "assign");
+}
+
+Status Aggregator::RestoreWithRetry(int32_t partition,
+                                    std::unique_ptr<PartitionWork>& out) {
+  std::chrono::milliseconds backoff(200);
+  for (int attempt = 1;; ++attempt) {
+    // A failed attempt may have restored part of the windows: start anew.
+    auto work = std::make_unique<PartitionWork>(partition, &o_.rules);
+    Status st = Restore(*work);
+    if (st.ok()) {
+      out = std::move(work);
+      return st;
+    }
+    if (st.code() != Status::Code::kUnavailable ||
+        attempt >= kMaxRestoreAttempts) {
+      return st;
+    }
+    log_.Warn("database_unavailable", {{"partition", partition},
+                                       {"error", st.message()},
+                                       {"retry_in_ms", backoff.count()}});
+    if (StopSignal::Get().WaitFor(backoff)) {
+      return Status::Cancelled("stop requested while restoring a partition");
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
 }
 
 Status Aggregator::Restore(PartitionWork& w) {

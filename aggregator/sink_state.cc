@@ -137,11 +137,16 @@ Result<SinkState::Windows> SinkState::LoadWindows(EventTimeMs newest,
   Windows w;
   std::string newest_ms = std::to_string(newest);
 
-  // Minute counts of the longest window before the newest event.
+  // Minute counts of the longest window up to the newest event, and not
+  // past it: other partitions' IPs share the table, and their later
+  // minutes would move the engine's event-time clock ahead of this
+  // partition, expiring its IPs' windows and cooldowns early (repeated
+  // alerts during a backfill). A partition never applied has none.
   auto minutes = conn_.Exec(
       "SELECT ip, (extract(epoch FROM bucket) / 60)::bigint, activity_count, "
       "login_count FROM pulse.ip_minute WHERE bucket > to_timestamp($1::bigint "
-      "/ 1000.0) - $2::int * interval '1 minute'",
+      "/ 1000.0) - $2::int * interval '1 minute' AND bucket <= "
+      "to_timestamp($1::bigint / 1000.0)",
       {newest_ms, std::to_string(rules.LongestWindow())});
   if (!minutes.ok()) {
     if (Missing(minutes.status())) {

@@ -43,8 +43,9 @@ class SinkState {
                                               int32_t partition);
   // Alert windows as the sink's tables hold them: per IP and minute the
   // counts (pulse.ip_minute), and the cooldowns of recent alerts
-  // (pulse.alerts), for the `window` minutes up to `newest`. An IP's events
-  // all land in one partition, so its ip_minute rows are its windows.
+  // (pulse.alerts), for the `window` minutes up to `newest` and none after
+  // it. An IP's events all land in one partition, so its ip_minute rows
+  // are its windows (other partitions' IPs come along, and stay idle).
   struct Windows {
     std::vector<std::pair<std::string, MinuteCounts>> minutes;
     // (ip, suspicious_ip until, login_burst until), in minutes

@@ -1,10 +1,12 @@
 // `pulse broker`: the embedded Kafka-protocol broker as a process, for local
 // multi-process use and tests. Prints `bootstrap=HOST:PORT[,...]` as its
-// first stdout line, then serves until SIGTERM.
+// first stdout line, then serves until SIGTERM. With --faults, its HTTP
+// server also takes fault-injection commands (broker_faults.h).
 
 #include <cstdio>
 #include <fstream>
 
+#include "cli/broker_faults.h"
 #include "cli/command.h"
 #include "common/kafka.h"
 #include "common/log.h"
@@ -20,6 +22,7 @@ struct BrokerFlags {
   int partitions = 0;
   std::vector<std::string> extra_topics;
   std::string bootstrap_file;
+  bool faults = false;
 };
 
 int RunBroker(const BrokerFlags& f) {
@@ -55,16 +58,20 @@ int RunBroker(const BrokerFlags& f) {
     std::rename(tmp.c_str(), f.bootstrap_file.c_str());
   }
 
-  auto http = StartHttp(*config);
+  auto http = StartHttp(*config, [&](HttpServer& server) {
+    if (f.faults) {
+      RegisterFaultEndpoints(server, (*broker)->cluster(), o.brokers);
+    }
+  });
   if (!http.ok()) {
     return Fail("broker", http.status());
   }
   Health::Get().SetReady("broker", true);
-  log.Info("broker_started",
-           {{"bootstrap", bootstrap},
-            {"brokers", o.brokers},
-            {"partitions", o.partitions},
-            {"topics", static_cast<int64_t>(o.topics.size())}});
+  log.Info("broker_started", {{"bootstrap", bootstrap},
+                              {"brokers", o.brokers},
+                              {"partitions", o.partitions},
+                              {"topics", static_cast<int64_t>(o.topics.size())},
+                              {"faults", f.faults}});
 
   while (!StopSignal::Get().WaitFor(std::chrono::seconds(60))) {
   }
@@ -90,6 +97,10 @@ void RegisterBroker(CLI::App& app, int& exit_code) {
                   "another topic to create (repeatable)");
   cmd->add_option("--bootstrap-file", flags->bootstrap_file,
                   "also write the bootstrap address to this file");
+  cmd->add_flag("--faults", flags->faults,
+                "accept fault-injection commands on the HTTP port (POST "
+                "/faults/errors, /faults/clear, /faults/broker, "
+                "/faults/leader, /faults/rtt); for tests and chaos runs");
   cmd->callback([flags, &exit_code] { exit_code = RunBroker(*flags); });
 }
 

@@ -59,8 +59,13 @@ int Fail(std::string_view command, const Status& status) {
   return ExitCodeFor(status);
 }
 
-Result<std::unique_ptr<HttpServer>> StartHttp(const Config& config) {
+Result<std::unique_ptr<HttpServer>> StartHttp(
+    const Config& config,
+    const std::function<void(HttpServer&)>& before_start) {
   auto server = std::make_unique<HttpServer>();
+  if (before_start) {
+    before_start(*server);
+  }
   PULSE_RETURN_IF_ERROR(
       server->Start(config.GetString("http.bind"),
                     static_cast<int>(config.GetInt("http.port"))));

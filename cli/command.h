@@ -43,7 +43,10 @@ int Fail(std::string_view command, const Status& status);
 
 // Starts /metrics, /healthz, /readyz on http.bind:http.port and logs the
 // port. Long-running commands hold the returned server until they return.
-Result<std::unique_ptr<HttpServer>> StartHttp(const Config& config);
+// `before_start` may register more handlers.
+Result<std::unique_ptr<HttpServer>> StartHttp(
+    const Config& config,
+    const std::function<void(HttpServer&)>& before_start = {});
 
 // A subcommand adds itself to `app`; its callback stores the exit code.
 using Registrar = std::function<void(CLI::App& app, int& exit_code)>;

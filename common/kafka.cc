@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <random>
 
 #include "common/log.h"
@@ -184,6 +185,7 @@ Result<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(
     return Status::Internal("embedded broker: cannot create mock cluster");
   }
   b->bootstrap_ = rd_kafka_mock_cluster_bootstraps(b->cluster_);
+  b->replication_ = std::min(o.brokers, 3);
 
   // A marker topic with a random name tells this incarnation apart from
   // earlier ones, whose cluster id may be the same.
@@ -204,9 +206,9 @@ EmbeddedBroker::~EmbeddedBroker() {
 }
 
 Status EmbeddedBroker::CreateTopic(const std::string& topic, int partitions) {
-  return KafkaStatus(
-      rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1),
-      "create topic " + topic);
+  return KafkaStatus(rd_kafka_mock_topic_create(cluster_, topic.c_str(),
+                                                partitions, replication_),
+                     "create topic " + topic);
 }
 
 }  // namespace pulse

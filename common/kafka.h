@@ -83,6 +83,8 @@ Result<std::string> BrokerIncarnation(rd_kafka_t* rk, int timeout_ms);
 
 // An in-process Kafka-protocol broker (librdkafka's mock cluster). It keeps
 // data in memory only, at most ~5 MiB per partition; see FACTS in README.
+// With several brokers, topics are replicated on up to three of them, so
+// a partition's leader can move and a broker can go down.
 class EmbeddedBroker {
  public:
   struct Options {
@@ -103,6 +105,7 @@ class EmbeddedBroker {
   KafkaHandle host_;
   rd_kafka_mock_cluster_t* cluster_ = nullptr;
   std::string bootstrap_;
+  int replication_ = 1;
 };
 
 }  // namespace pulse

@@ -132,6 +132,20 @@ HttpServer::HttpServer() : server_(std::make_unique<httplib::Server>()) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
+void HttpServer::HandlePost(const std::string& path, PostHandler handler) {
+  server_->Post(path, [handler = std::move(handler)](
+                          const httplib::Request& req, httplib::Response& r) {
+    // Query-string parameters; a repeated one keeps its last value.
+    std::map<std::string, std::string> params;
+    for (const auto& [key, value] : req.params) {
+      params[key] = value;
+    }
+    HttpReply reply = handler(params);
+    r.status = reply.status;
+    r.set_content(reply.body, "text/plain");
+  });
+}
+
 Status HttpServer::Start(const std::string& bind, int port) {
   server_->Get("/metrics", [](const httplib::Request&, httplib::Response& r) {
     r.set_content(SerializeMetrics(), "text/plain; version=0.0.4");
@@ -158,6 +172,12 @@ Status HttpServer::Start(const std::string& bind, int port) {
                     bind, port));
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
+
+  // stop() before the accept loop runs would be lost and Stop() would
+  // hang: return only once it runs.
+  for (int i = 0; i < 500 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   return Status::Ok();
 }
 

@@ -16,6 +16,7 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,13 +83,28 @@ class Health {
   std::map<std::string, Probe> probes_;
 };
 
-// Serves /metrics, /healthz and /readyz on a background thread.
+// An answer of a handler registered with HttpServer::HandlePost.
+struct HttpReply {
+  int status = 200;
+  std::string body;
+};
+
+// Serves /metrics, /healthz and /readyz on a background thread, and any
+// POST handlers registered before Start().
 class HttpServer {
  public:
+  // Receives the request's query-string parameters.
+  using PostHandler =
+      std::function<HttpReply(const std::map<std::string, std::string>&)>;
+
   HttpServer();
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
+
+  // Answers POST `path` with `handler`, called on a server thread. Only
+  // before Start(): handlers are not synchronised with serving.
+  void HandlePost(const std::string& path, PostHandler handler);
 
   // Binds `bind:port` (port 0 picks a free one) and starts serving.
   Status Start(const std::string& bind, int port);

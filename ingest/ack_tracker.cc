@@ -47,6 +47,15 @@ void AckTracker::Delivered(UnitId unit, int32_t partition, int64_t offset) {
   d = std::max(d, offset);
 }
 
+void AckTracker::AbandonOpen() {
+  for (Unit& u : units_) {
+    if (!u.closed) {
+      u.closed = true;
+      u.abandoned = true;
+    }
+  }
+}
+
 std::optional<uint64_t> AckTracker::DurableTag(const Horizon* horizon) {
   std::optional<uint64_t> tag;
   while (!units_.empty()) {
@@ -66,7 +75,9 @@ std::optional<uint64_t> AckTracker::DurableTag(const Horizon* horizon) {
     if (!below) {
       break;
     }
-    tag = u.tag;
+    if (!u.abandoned) {
+      tag = u.tag;
+    }
     units_.pop_front();
   }
   return tag;

@@ -32,6 +32,11 @@ class AckTracker {
   void Close(UnitId unit, uint64_t tag);
   // A message of `unit` was stored at partition/offset.
   void Delivered(UnitId unit, int32_t partition, int64_t offset);
+  // Closes every open unit without a tag: its session ended midway (the
+  // source went away) and the next session sends its rows again in a
+  // unit of its own. Abandoned units still wait for their messages, but
+  // never make a position durable.
+  void AbandonOpen();
 
   // Next offset per partition below which the aggregator's results are
   // committed; without one, delivery alone makes a unit durable.
@@ -53,6 +58,7 @@ class AckTracker {
   struct Unit {
     UnitId id = 0;
     bool closed = false;
+    bool abandoned = false;
     uint64_t tag = 0;
     uint64_t pending = 0;
     std::map<int32_t, int64_t> max_offset;  // per partition

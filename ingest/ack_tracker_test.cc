@@ -78,5 +78,50 @@ TEST(AckTrackerTest, CountsInFlightAndDeliveredOffsets) {
   EXPECT_EQ(t.delivered_offsets().at(1), 41);
 }
 
+// Regression: a session that lost PostgreSQL mid-transaction (or mid
+// snapshot chunk) left its unit open for ever, so nothing after it became
+// durable: the slot stopped moving and a resumed snapshot never finished.
+TEST(AckTrackerTest, AbandonedUnitNoLongerBlocksLaterUnits) {
+  AckTracker t;
+  auto a = t.Open();
+  t.AddMessage(a);
+  t.Close(a, 100);
+  t.Delivered(a, 0, 0);
+  auto cut = t.Open();  // the session ended inside this one
+  t.AddMessage(cut);
+  t.Delivered(cut, 0, 1);
+  t.AbandonOpen();
+  auto replay = t.Open();  // the next session sends the rows again
+  t.AddMessage(replay);
+  t.Close(replay, 300);
+  t.Delivered(replay, 0, 2);
+  EXPECT_EQ(t.DurableTag(), 300u);
+  EXPECT_EQ(t.pending_units(), 0u);
+}
+
+TEST(AckTrackerTest, AbandonedUnitWaitsForItsMessagesButGivesNoTag) {
+  AckTracker t;
+  auto a = t.Open();
+  t.Close(a, 100);
+  auto cut = t.Open();
+  t.AddMessage(cut);
+  t.AbandonOpen();
+  EXPECT_EQ(t.DurableTag(), 100u);
+  EXPECT_EQ(t.pending_units(), 1u) << "its message is still in flight";
+  t.Delivered(cut, 4, 9);
+  EXPECT_FALSE(t.DurableTag().has_value()) << "nothing it makes durable";
+  EXPECT_EQ(t.pending_units(), 0u);
+}
+
+TEST(AckTrackerTest, AbandonLeavesClosedUnitsAlone) {
+  AckTracker t;
+  auto a = t.Open();
+  t.AddMessage(a);
+  t.Close(a, 100);
+  t.AbandonOpen();
+  t.Delivered(a, 0, 0);
+  EXPECT_EQ(t.DurableTag(), 100u);
+}
+
 }  // namespace
 }  // namespace pulse::ingest

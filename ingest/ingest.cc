@@ -111,6 +111,13 @@ Status RunIngest(const IngestOptions& o) {
     auto started = std::chrono::steady_clock::now();
     Session session(o, shared, metrics);
     Status st = session.Run();
+
+    // A session that ended midway leaves a transaction or snapshot chunk
+    // open; the next one sends those rows again, so the open unit must
+    // not hold back every later one (which would stop acknowledging WAL
+    // and, during a snapshot, never let it finish).
+    shared.tracker.AbandonOpen();
+    shared.snapshot_tracker.AbandonOpen();
     if (std::chrono::steady_clock::now() - started > std::chrono::minutes(1)) {
       backoff = std::chrono::milliseconds(500);  // it had been healthy
     }

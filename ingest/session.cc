@@ -47,13 +47,19 @@ Status Session::Prepare(std::string& exported_snapshot) {
   // above every earlier one, so rows already counted are counted again;
   // rebuilding the rollups of the range is up to the operator.
   if (shared_.recreate_pending || half_created) {
-    shared_.recreate_pending = false;  // once per process, not per session
     if (slot.exists) {
+      if (slot.active) {
+        return Status::Unavailable(
+            fmt::format("replication slot {} is still in use; retrying before "
+                        "recreating it",
+                        o_.names.slot));
+      }
       log_.Warn("slot_dropped",
                 {{"slot", o_.names.slot},
                  {"reason", half_created ? "half-created" : "recreate-slot"}});
       PULSE_RETURN_IF_ERROR(DropSlot(monitor_, o_.names.slot));
     }
+    shared_.recreate_pending = false;  // done: once per request
     std::remove(state_path_.c_str());
     slot = SlotInfo();
     saved.reset();
@@ -73,7 +79,8 @@ Status Session::Prepare(std::string& exported_snapshot) {
 
   PULSE_RETURN_IF_ERROR(
       CheckPrerequisites(monitor_, o_.names, /*need_new_slot=*/!slot.exists));
-  PULSE_RETURN_IF_ERROR(EnsurePublication(monitor_, o_.names));
+  PULSE_RETURN_IF_ERROR(
+      EnsurePublication(monitor_, o_.names, /*new_slot=*/!slot.exists));
   if (slot.exists) {
     PULSE_RETURN_IF_ERROR(CheckSlotUsable(slot, o_.names.slot));
     if (slot.active) {
@@ -95,6 +102,9 @@ Status Session::Prepare(std::string& exported_snapshot) {
     PULSE_RETURN_IF_ERROR(SaveSnapshotState(state_path_, state_));
     PULSE_ASSIGN_OR_RETURN(CreatedSlot created,
                            CreateSlot(repl_, o_.names.slot, o_.snapshot));
+    PULSE_ASSIGN_OR_RETURN(TablePublication table,
+                           InspectTablePublication(monitor_, o_.names));
+    state_.table_oid = table.table_oid;
     state_.consistent_point = created.consistent_point;
     state_.done = !o_.snapshot;
     shared_.acked = std::max(shared_.acked, created.consistent_point);

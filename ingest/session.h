@@ -73,6 +73,10 @@ class Session : public PgOutputDecoder::Handler {
   void AdvanceAck();
   void Heartbeat();
   void RefreshSlotMetrics();
+  // Notices a table the publication no longer publishes: recreated (a new
+  // oid), whose rows then never reach the stream, sets recreate_at_; a
+  // dropped publication, or the table taken out of it, is an error.
+  Status CheckTablePublished();
   void LogProgress(bool force);
 
   const IngestOptions& o_;
@@ -100,6 +104,11 @@ class Session : public PgOutputDecoder::Handler {
     int64_t rows;
   };
   std::deque<Chunk> chunks_;
+
+  // Once the table was recreated: the WAL position to stream and
+  // acknowledge before the slot is recreated with a snapshot of the new
+  // table (everything before it belongs to the old one).
+  std::optional<Lsn> recreate_at_;
 
   std::string key_buf_;
   std::string value_buf_;

@@ -81,6 +81,8 @@ Result<std::optional<SnapshotState>> LoadSnapshotState(
       s.last_id = std::stoll(value);
     } else if (key == "rows") {
       s.rows = std::stoll(value);
+    } else if (key == "table_oid") {
+      s.table_oid = std::stoll(value);
     }
   }
   if (s.slot.empty() ||
@@ -99,7 +101,8 @@ Status SaveSnapshotState(const std::string& path, const SnapshotState& s) {
       << "pg_snapshot " << s.pg_snapshot << "\n"
       << "done " << (s.done ? "true" : "false") << "\n"
       << "last_id " << s.last_id << "\n"
-      << "rows " << s.rows << "\n";
+      << "rows " << s.rows << "\n"
+      << "table_oid " << s.table_oid << "\n";
   return WriteFileDurably(path, out.str());
 }
 

@@ -39,6 +39,9 @@ struct SnapshotState {
   bool done = false;
   int64_t last_id = 0;  // rows with id <= last_id are durable
   int64_t rows = 0;     // rows durable so far
+  // The table the slot streams (its oid), to tell a recreated table from
+  // one removed from the publication; 0 when not yet known.
+  int64_t table_oid = 0;
 };
 
 Result<std::optional<SnapshotState>> LoadSnapshotState(const std::string& path);

@@ -81,8 +81,9 @@ Status CheckPrerequisites(PgConn& conn, const SourceNames& names,
   return Status::Ok();
 }
 
-Status EnsurePublication(PgConn& conn, const SourceNames& names) {
-  // An existing publication must publish inserts of the table.
+Status EnsurePublication(PgConn& conn, const SourceNames& names,
+                         bool new_slot) {
+  // An existing publication must publish inserts.
   PULSE_ASSIGN_OR_RETURN(
       PgResult pub,
       conn.Exec("SELECT p.pubinsert, EXISTS (SELECT 1 FROM "
@@ -91,12 +92,28 @@ Status EnsurePublication(PgConn& conn, const SourceNames& names) {
                 "FROM pg_publication p WHERE p.pubname = $1",
                 {names.publication, names.schema, names.table}));
   if (pub.rows() == 1) {
-    if (pub.Get(0, 0) != "t" || pub.Get(0, 1) != "t") {
+    if (pub.Get(0, 0) != "t") {
       return Status::FailedPrecondition(fmt::format(
-          "publication {0} exists but does not publish inserts into {1}: "
-          "run ALTER PUBLICATION {0} ADD TABLE {1} (and SET (publish = "
-          "'insert, truncate')), or choose another ingest.publication",
-          names.publication, names.QualifiedTable()));
+          "publication {0} exists but does not publish inserts: run ALTER "
+          "PUBLICATION {0} SET (publish = 'insert, truncate'), or choose "
+          "another ingest.publication",
+          names.publication));
+    }
+    if (pub.Get(0, 1) == "t" || !new_slot) {
+      return Status::Ok();
+    }
+
+    // Safe only before a new slot: its snapshot copies what the table
+    // holds, which the publication never sent.
+    std::string sql = fmt::format("ALTER PUBLICATION {} ADD TABLE {}",
+                                  conn.QuoteIdent(names.publication),
+                                  conn.QuoteIdent(names.QualifiedTable()));
+    Status st = conn.Run(sql);
+    if (!st.ok()) {
+      return Status::FailedPrecondition(fmt::format(
+          "publication {} does not publish {} and cannot be changed: {}; "
+          "run as the table's owner: {}",
+          names.publication, names.QualifiedTable(), st.message(), sql));
     }
     return Status::Ok();
   }
@@ -115,6 +132,21 @@ Status EnsurePublication(PgConn& conn, const SourceNames& names) {
         names.publication, st.message(), sql));
   }
   return Status::Ok();
+}
+
+Result<TablePublication> InspectTablePublication(PgConn& conn,
+                                                 const SourceNames& names) {
+  PULSE_ASSIGN_OR_RETURN(
+      PgResult r,
+      conn.Exec("SELECT coalesce(to_regclass($1)::oid::bigint, 0), EXISTS "
+                "(SELECT 1 FROM pg_publication WHERE pubname = $2), EXISTS "
+                "(SELECT 1 FROM pg_publication_tables WHERE pubname = $2 AND "
+                "schemaname = $3 AND tablename = $4)",
+                {names.QualifiedTable(), names.publication, names.schema,
+                 names.table}));
+  return TablePublication{.table_oid = r.GetInt(0, 0),
+                          .publication_exists = r.Get(0, 1) == "t",
+                          .published = r.Get(0, 2) == "t"};
 }
 
 Result<SlotInfo> InspectSlot(PgConn& conn, const std::string& slot) {

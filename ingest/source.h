@@ -45,8 +45,20 @@ Status CheckPrerequisites(PgConn& conn, const SourceNames& names,
                           bool need_new_slot);
 
 // Creates the publication (inserts only, plus truncates so they can be
-// reported) when absent; checks an existing one covers the table.
-Status EnsurePublication(PgConn& conn, const SourceNames& names);
+// reported) when absent. An existing one must publish inserts; when it
+// lacks the table (dropped and recreated since), the table is added if a
+// new slot, whose snapshot copies the table, is about to be created, and
+// otherwise left for the stream to notice (Session::CheckTablePublished).
+Status EnsurePublication(PgConn& conn, const SourceNames& names, bool new_slot);
+
+// The table's identity now, and whether the publication publishes it.
+struct TablePublication {
+  int64_t table_oid = 0;  // 0: no such table
+  bool publication_exists = false;
+  bool published = false;
+};
+Result<TablePublication> InspectTablePublication(PgConn& conn,
+                                                 const SourceNames& names);
 
 Result<SlotInfo> InspectSlot(PgConn& conn, const std::string& slot);
 

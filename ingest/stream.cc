@@ -14,6 +14,25 @@ namespace {
 
 constexpr std::string_view kHeartbeatPrefix = "pulse.heartbeat";
 
+// A dropped publication surfaces as the server's "publication ... does not
+// exist" when the next change is decoded; say what it means for the slot.
+Status ExplainStreamError(const Status& st, const SourceNames& names) {
+  const std::string& m = st.message();
+  if (m.find("publication") == std::string::npos ||
+      m.find("does not exist") == std::string::npos) {
+    return st;
+  }
+  return Status::FailedPrecondition(fmt::format(
+      "publication \"{0}\" was dropped while replication slot {1} still "
+      "needs it, and the slot cannot be read past the drop ({2}). Recreate "
+      "the slot without copying the table again: `pulse ingest "
+      "--recreate-slot --snapshot never` (it recreates the publication); "
+      "rows written from the drop until then are not counted, `pulse "
+      "reconcile` shows them. (--recreate-slot alone would copy and count "
+      "every existing row a second time.)",
+      names.publication, names.slot, m));
+}
+
 }  // namespace
 
 Status Session::Stream() {
@@ -31,8 +50,19 @@ Status Session::Stream() {
     PULSE_RETURN_IF_ERROR(Tick());
     PULSE_RETURN_IF_ERROR(WaitForRoom());
 
-    PULSE_ASSIGN_OR_RETURN(StreamEvent e,
-                           stream_->Next(std::chrono::milliseconds(100)));
+    // The old table's rows are all durable: start over on the new one.
+    if (recreate_at_ && shared_.acked >= *recreate_at_) {
+      shared_.recreate_pending = true;
+      return Status::Unavailable(fmt::format(
+          "table {} was recreated; recreating slot {} with a snapshot",
+          o_.names.QualifiedTable(), o_.names.slot));
+    }
+
+    Result<StreamEvent> next = stream_->Next(std::chrono::milliseconds(100));
+    if (!next.ok()) {
+      return ExplainStreamError(next.status(), o_.names);
+    }
+    const StreamEvent& e = *next;
     switch (e.kind) {
       case StreamEvent::Kind::kNone:
         break;
@@ -246,6 +276,9 @@ Status Session::Tick() {
   if (now - last_metrics_ >= std::chrono::seconds(5)) {
     last_metrics_ = now;
     RefreshSlotMetrics();
+    if (state_.done && stream_) {
+      PULSE_RETURN_IF_ERROR(CheckTablePublished());
+    }
   }
   LogProgress(false);
   return Status::Ok();
@@ -272,6 +305,58 @@ void Session::RefreshSlotMetrics() {
     m_.lag_bytes.Set(static_cast<double>(r->GetInt(0, 0)));
     m_.retained_wal.Set(static_cast<double>(r->GetInt(0, 1)));
   }
+}
+
+Status Session::CheckTablePublished() {
+  if (recreate_at_) {
+    return Status::Ok();
+  }
+  auto t = InspectTablePublication(monitor_, o_.names);
+  if (!t.ok() || t->table_oid == 0) {
+    return Status::Ok();  // unknown for now, or dropped and not yet back
+  }
+  if (!t->publication_exists) {
+    return ExplainStreamError(
+        Status::FailedPrecondition(fmt::format(
+            "publication \"{}\" does not exist", o_.names.publication)),
+        o_.names);
+  }
+
+  // Published: remember which table that is (older state files lack it).
+  if (t->published) {
+    if (state_.table_oid != t->table_oid) {
+      state_.table_oid = t->table_oid;
+      return SaveSnapshotState(state_path_, state_);
+    }
+    return Status::Ok();
+  }
+
+  // The same table taken out of the publication: its rows are missed
+  // from now on, and copying it again would count old rows twice.
+  if (state_.table_oid == 0 || state_.table_oid == t->table_oid) {
+    return Status::FailedPrecondition(fmt::format(
+        "publication {0} no longer publishes {1}, so its new rows are not "
+        "streamed: run ALTER PUBLICATION {0} ADD TABLE {1} and restart; "
+        "rows written meanwhile are not counted (`pulse reconcile` shows "
+        "them)",
+        o_.names.publication, o_.names.QualifiedTable()));
+  }
+
+  // A new table under the same name: none of its rows were published,
+  // while the old one's may still be ahead in the WAL. Stream to here,
+  // then start over with a slot whose snapshot copies the new table.
+  auto wal = monitor_.Exec("SELECT pg_current_wal_lsn()::text");
+  if (!wal.ok()) {
+    return Status::Ok();
+  }
+  recreate_at_ = Lsn::Parse(wal->Get(0, 0)).value_or(Lsn());
+  log_.Warn("table_recreated",
+            {{"table", o_.names.QualifiedTable()},
+             {"old_oid", state_.table_oid},
+             {"new_oid", t->table_oid},
+             {"stream_until", recreate_at_->ToString()},
+             {"then", "recreate the slot with a snapshot of the new table"}});
+  return Status::Ok();
 }
 
 void Session::LogProgress(bool force) {

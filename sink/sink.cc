@@ -15,6 +15,8 @@ namespace pulse::sink {
 namespace {
 
 constexpr int kMaxAbortRetries = 5;
+// Attempts to read the offsets at a rebalance: about 20 s of backoff.
+constexpr int kMaxOffsetAttempts = 8;
 
 struct SinkMetrics {
   prometheus::Counter& applied =
@@ -68,6 +70,9 @@ class Sink {
 
  private:
   Status Connect();
+  // The sink's offsets, reconnecting with backoff while PostgreSQL is
+  // away (a rebalance can come in the middle of a restart).
+  Result<std::map<int32_t, int64_t>> LoadOffsetsWithRetry();
   // Reads up to a batch of messages; gaps in offsets are data loss.
   Status ReadBatch(std::vector<Incoming>& batch);
   // Applies with retries: conflicts retry at once, lost connections after
@@ -156,7 +161,7 @@ void Sink::OnRebalance(rd_kafka_resp_err_t err,
   }
 
   // Resume where our own offsets, committed with the data, say.
-  auto offsets = writer_->LoadOffsets(o_.topics.rollups, cluster_);
+  auto offsets = LoadOffsetsWithRetry();
   if (!offsets.ok()) {
     fatal_ = offsets.status();
     return;
@@ -172,6 +177,28 @@ void Sink::OnRebalance(rd_kafka_resp_err_t err,
               {{"partition", tp.partition}, {"offset", tp.offset}});
   }
   rd_kafka_assign(consumer_.get(), partitions);
+}
+
+Result<std::map<int32_t, int64_t>> Sink::LoadOffsetsWithRetry() {
+  std::chrono::milliseconds backoff(200);
+  for (int attempt = 1;; ++attempt) {
+    auto offsets =
+        writer_ ? writer_->LoadOffsets(o_.topics.rollups, cluster_)
+                : Result<std::map<int32_t, int64_t>>(
+                      Status::Unavailable("not connected to the database"));
+    if (offsets.ok() || offsets.status().code() != Status::Code::kUnavailable ||
+        attempt >= kMaxOffsetAttempts) {
+      return offsets;
+    }
+    log_.Warn("database_unavailable", {{"error", offsets.status().message()},
+                                       {"retry_in_ms", backoff.count()}});
+    if (StopSignal::Get().WaitFor(backoff)) {
+      return offsets;
+    }
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+    writer_.reset();
+    Connect().IgnoreError();  // a failure shows in the next attempt
+  }
 }
 
 Status Sink::ReadBatch(std::vector<Incoming>& batch) {
