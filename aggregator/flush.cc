@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "aggregator/aggregator_internal.h"
+#include "common/crash_point.h"
 #include "common/json_writer.h"
 #include "common/pg.h"
 #include "common/shutdown.h"
@@ -127,7 +128,9 @@ Status Aggregator::Flush(const std::vector<int32_t>* only) {
   // Alerts (and dead letters queued while reading) reach their topics
   // before the rollups that record them: a crash in between repeats an
   // alert with the same id rather than losing it.
+  bool alerted = false;
   for (const Pending& item : pending) {
+    alerted = alerted || !item.work->fired.empty();
     for (const Alert& a : item.work->fired) {
       std::string value;
       a.AppendJson(value);
@@ -141,6 +144,9 @@ Status Aggregator::Flush(const std::vector<int32_t>* only) {
     }
   }
   PULSE_RETURN_IF_ERROR(AwaitDelivery());
+  if (alerted) {
+    CrashPoint("aggregate.after_alerts");
+  }
 
   // The rollup messages, keyed by partition so one partition's messages
   // stay in order; then wait until the brokers have them all.
@@ -161,6 +167,7 @@ Status Aggregator::Flush(const std::vector<int32_t>* only) {
     w.record.position = w.position;
     w.record.newest_event_time = w.newest_event_time;
     w.record.events_applied += w.batch.events();
+    CrashPoint("aggregate.state_write");
     PULSE_RETURN_IF_ERROR(store_->Commit(o_.topics.activity, w.partition,
                                          w.record, item.changes));
     w.from = w.to;

@@ -61,12 +61,24 @@ Result<std::optional<SnapshotState>> LoadSnapshotState(
     return std::optional<SnapshotState>();
   }
 
-  // One "key value" per line; unknown keys are ignored for forward
-  // compatibility.
+  // One "key value" per line, the value possibly empty (pg_snapshot when
+  // no snapshot is taken); unknown keys are ignored for forward
+  // compatibility, a number that does not parse marks the file damaged.
   SnapshotState s;
-  std::string key, value;
-  while (in >> key) {
-    std::getline(in >> std::ws, value);
+  bool numbers_ok = true;
+  auto number = [&](const std::string& text) {
+    int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    numbers_ok =
+        numbers_ok && ec == std::errc() && end == text.data() + text.size();
+    return v;
+  };
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t space = line.find(' ');
+    std::string key = line.substr(0, space);
+    std::string value =
+        space == std::string::npos ? "" : line.substr(space + 1);
     if (key == "slot") {
       s.slot = value;
     } else if (key == "slot_created") {
@@ -78,14 +90,14 @@ Result<std::optional<SnapshotState>> LoadSnapshotState(
     } else if (key == "done") {
       s.done = value == "true";
     } else if (key == "last_id") {
-      s.last_id = std::stoll(value);
+      s.last_id = number(value);
     } else if (key == "rows") {
-      s.rows = std::stoll(value);
+      s.rows = number(value);
     } else if (key == "table_oid") {
-      s.table_oid = std::stoll(value);
+      s.table_oid = number(value);
     }
   }
-  if (s.slot.empty() ||
+  if (s.slot.empty() || !numbers_ok ||
       (s.slot_created && !s.done && !IsSnapshotText(s.pg_snapshot))) {
     return Status::DataLoss(fmt::format(
         "{} is damaged; move it away to start the snapshot over", path));

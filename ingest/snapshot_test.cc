@@ -45,5 +45,38 @@ TEST(SnapshotStateTest, DamagedSnapshotTextIsRefused) {
   std::remove(path.c_str());
 }
 
+// Regression: with `ingest.snapshot: never` the snapshot text is empty,
+// and its empty line swallowed the next one ("done true") when read back,
+// so every restart refused the file as damaged.
+TEST(SnapshotStateTest, EmptySnapshotTextRoundTrips) {
+  std::string path = ::testing::TempDir() + "/ingest-never.state";
+  SnapshotState s{.slot = "pulse",
+                  .slot_created = true,
+                  .consistent_point = Lsn(0x99),
+                  .pg_snapshot = "",
+                  .done = true,
+                  .table_oid = 17481};
+  ASSERT_TRUE(SaveSnapshotState(path, s).ok());
+  auto loaded = LoadSnapshotState(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_TRUE((*loaded)->done);
+  EXPECT_EQ((*loaded)->pg_snapshot, "");
+  EXPECT_EQ((*loaded)->consistent_point, Lsn(0x99));
+  EXPECT_EQ((*loaded)->table_oid, 17481);
+  std::remove(path.c_str());
+}
+
+TEST(SnapshotStateTest, NumberThatDoesNotParseIsRefused) {
+  std::string path = ::testing::TempDir() + "/ingest-nan.state";
+  FILE* f = std::fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("slot pulse\nslot_created true\ndone true\nlast_id 12x\n", f);
+  std::fclose(f);
+  auto loaded = LoadSnapshotState(path);
+  EXPECT_EQ(loaded.status().code(), Status::Code::kDataLoss);
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace pulse::ingest

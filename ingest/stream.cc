@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "common/consumed_offsets.h"
+#include "common/crash_point.h"
 #include "common/shutdown.h"
 #include "common/time_util.h"
 #include "ingest/session.h"
@@ -204,6 +205,7 @@ Status Session::CheckpointSnapshot() {
     chunks_.pop_front();
   }
   state_.last_id = std::max(state_.last_id, last_id);
+  CrashPoint("ingest.snapshot_checkpoint");
   return SaveSnapshotState(state_path_, state_);
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/copy_text.h"
+#include "common/crash_point.h"
 #include "common/log.h"
 #include "sink/delta_set.h"
 
@@ -220,6 +221,7 @@ Result<ApplyReport> Writer::Apply(const std::vector<Incoming>& batch,
       return rollback(s);
     }
   }
+  CrashPoint("sink.before_commit");
   PULSE_RETURN_IF_ERROR(conn_.Run("COMMIT"));
   return report;
 }

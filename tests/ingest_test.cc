@@ -163,6 +163,36 @@ TEST_F(IngestTest, PostgresRestartMidStreamLosesNothing) {
   ExpectEveryIdOnce(ReadAll());
 }
 
+// Regression: with `ingest.snapshot: never` the state file could not be
+// read back, so the ingest refused every restart ("damaged").
+TEST_F(IngestTest, SnapshotNeverRestartsAndStreamsRowsWrittenMeanwhile) {
+  InsertRows(500, 100);  // before the slot: never sent
+  std::map<std::string, std::string> never = {
+      {"PULSE_INGEST_SNAPSHOT", "never"}};
+  auto first = StartIngest(never);
+  ASSERT_TRUE(first->WaitForStderr("streaming_started", seconds(30)));
+  InsertRows(1000, 100);
+  ASSERT_TRUE(WaitForCatchUp(seconds(60))) << first->Stderr();
+  EXPECT_EQ(first->Stop(), 0);
+
+  InsertRows(2000, 100);  // while it is stopped
+  auto second = StartIngest(never);
+  ASSERT_TRUE(second->WaitForStderr("streaming_started", seconds(30)))
+      << second->Stderr();
+  ASSERT_TRUE(WaitForCatchUp(seconds(60))) << second->Stderr();
+  EXPECT_EQ(second->Stop(), 0);
+
+  // Every row after the slot's creation, once; none from before it.
+  ReplayCheck check = ApplyReplayRule(ReadAll());
+  std::set<int64_t> ids = TableIds();
+  int64_t first_streamed = *std::next(ids.begin(), 500);
+  EXPECT_EQ(check.applied.size(), 3000u);
+  EXPECT_EQ(check.applied.begin()->first, first_streamed);
+  for (const auto& [id, times] : check.applied) {
+    EXPECT_EQ(times, 1) << "id " << id;
+  }
+}
+
 TEST_F(IngestTest, IdleTableWithBusyNeighbourReleasesWal) {
   auto ingest = StartIngest({{"PULSE_INGEST_HEARTBEAT_INTERVAL", "1s"}});
   ASSERT_TRUE(ingest->WaitForStderr("streaming_started", seconds(30)));

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cctype>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -184,6 +186,91 @@ TEST_F(PipelineTest, IngestReplaysAreNotCountedTwice) {
     EXPECT_EQ((*p)->Stop(), 0);
   }
 }
+
+// kill -9 at exact moments (common/crash_point.h): the stage dies there,
+// is restarted as an orchestrator would, and the rollups and alerts come
+// out exact. Each case names the point, the command that carries it and
+// which hit kills.
+struct CrashCase {
+  const char* point;
+  const char* command;
+  int hit;
+};
+
+void PrintTo(const CrashCase& c, std::ostream* os) {
+  *os << c.point << ":" << c.hit << " in " << c.command;
+}
+
+class CrashPointTest : public PipelineTest,
+                       public ::testing::WithParamInterface<CrashCase> {};
+
+TEST_P(CrashPointTest, KilledThereRestartedAndExact) {
+  const CrashCase& c = GetParam();
+  WriteHistory(20000, 51);
+
+  // The ingest holds its snapshot to the sink's pace (as `pulse run`
+  // does), so it checkpoints several times on the way.
+  std::map<std::string, std::string> ingest_env = {
+      {"PULSE_INGEST_ACK", "sink"},
+      {"PULSE_INGEST_MAX_AHEAD", "2000"},
+      {"PULSE_INGEST_STATUS_INTERVAL", "200ms"},
+      {"PULSE_INGEST_SNAPSHOT_CHECKPOINT_ROWS", "1000"}};
+  auto env_of = [&](const std::string& command, bool crash) {
+    auto env =
+        command == "ingest" ? ingest_env : std::map<std::string, std::string>{};
+    if (crash && command == c.command) {
+      env["PULSE_CRASH_AT"] =
+          std::string(c.point) + ":" + std::to_string(c.hit);
+    }
+    return env;
+  };
+  std::map<std::string, std::unique_ptr<Subprocess>> procs;
+  for (const char* command : {"sink", "aggregate", "ingest"}) {
+    procs[command] = StartPulse(command, env_of(command, true));
+  }
+
+  // The stage reaches its point and dies there; it comes back without it.
+  std::unique_ptr<Subprocess>& victim = procs[c.command];
+  ASSERT_TRUE(victim->Wait(seconds(90)).has_value())
+      << "never reached " << c.point << "\n"
+      << victim->Stderr().substr(0, 4000);
+  EXPECT_NE(victim->Stderr().find(std::string("crash_point point=") + c.point),
+            std::string::npos)
+      << victim->Stderr().substr(0, 4000);
+  victim = StartPulse(c.command, env_of(c.command, false));
+  InsertRows(3000, 20);
+  DrainAndCheck(std::string("after a crash at ") + c.point);
+
+  // One alert per rule for the attacker's single burst, however often the
+  // aggregator published it.
+  auto alerts = conn_.Exec(
+      "SELECT rule, count(*) FROM pulse.alerts WHERE ip = '203.0.113.66' "
+      "GROUP BY rule");
+  ASSERT_TRUE(alerts.ok()) << alerts.status().ToString();
+  ASSERT_GE(alerts->rows(), 1) << "the attacker raised no alert";
+  for (int i = 0; i < alerts->rows(); ++i) {
+    EXPECT_EQ(alerts->GetInt(i, 1), 1) << alerts->Get(i, 0);
+  }
+  for (auto& [name, p] : procs) {
+    EXPECT_EQ(p->Stop(), 0) << name << ": " << p->Stderr().substr(0, 4000);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Points, CrashPointTest,
+    ::testing::Values(CrashCase{"aggregate.after_alerts", "aggregate", 1},
+                      CrashCase{"aggregate.state_write", "aggregate", 3},
+                      CrashCase{"sink.before_commit", "sink", 2},
+                      CrashCase{"ingest.snapshot_checkpoint", "ingest", 2}),
+    [](const ::testing::TestParamInfo<CrashCase>& info) {
+      std::string name;
+      for (char ch : std::string(info.param.point)) {
+        if (std::isalnum(static_cast<unsigned char>(ch))) {
+          name += ch;
+        }
+      }
+      return name;
+    });
 
 }  // namespace
 }  // namespace pulse::testing

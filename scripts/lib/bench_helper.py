@@ -12,6 +12,7 @@ Subcommands (all take --results FILE where they record something):
   machine                       the machine's description
   record KEY=VALUE...           append a record measured by the script
   wait-applied                  wait for the rollups to hold N events
+  wait-ingested                 wait for `pulse ingest` to deliver N rows
   queries                       the four dashboard questions, raw vs Pulse
   incremental                   matview refresh vs Pulse after 10k rows
   freshness                     insert-commit to rollup-visible latency
@@ -305,6 +306,47 @@ def cmd_wait_applied(a):
             sys.exit("wait-applied: %d of %d events after %ds" %
                      (n, a.target, a.timeout))
         time.sleep(a.interval)
+
+
+def metric_sum(text, name, labels=""):
+    """Sum of the samples of metric `name` whose labels contain `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        rest = head[len(name):]
+        if rest and not rest.startswith("{"):
+            continue  # another metric sharing the prefix
+        if labels in rest:
+            total += float(value)
+    return total
+
+
+def cmd_wait_ingested(a):
+    """Prints seconds since --start when `pulse ingest` (its /metrics on
+    --port) has streamed --target rows and none is still in flight."""
+    import urllib.request
+    start = a.start or time.time()
+    deadline = time.time() + a.timeout
+    url = "http://127.0.0.1:%d/metrics" % a.port
+    rows = 0
+    while time.time() < deadline:
+        try:
+            text = urllib.request.urlopen(url, timeout=2).read().decode()
+        except OSError:
+            text = ""  # not listening yet
+        rows = metric_sum(text, "pulse_ingest_rows_total", 'phase="stream"')
+        flying = metric_sum(text, "pulse_ingest_in_flight_messages")
+        if text and rows >= a.target and flying == 0:
+            print("%.3f" % (time.time() - start))
+            return
+        if a.watch and not alive(a.watch):
+            sys.exit("wait-ingested: pulse ingest exited after %d of %d "
+                     "rows; see its log" % (rows, a.target))
+        time.sleep(a.interval)
+    sys.exit("wait-ingested: %d of %d rows after %ds" %
+             (rows, a.target, a.timeout))
 
 
 # ---------------------------------------------------------------------------
@@ -662,6 +704,13 @@ def main():
     s.add_argument("--interval", type=float, default=0.05)
     s.add_argument("--watch", type=int, action="append", default=[],
                    help="fail if this process exits meanwhile")
+    s = sub.add_parser("wait-ingested")
+    s.add_argument("--port", type=int, required=True)
+    s.add_argument("--target", type=int, required=True)
+    s.add_argument("--start", type=float)
+    s.add_argument("--timeout", type=int, default=3600)
+    s.add_argument("--interval", type=float, default=0.05)
+    s.add_argument("--watch", type=int, help="fail if this process exits")
     s = sub.add_parser("queries")
     for f in ("--url", "--until", "--results"):
         s.add_argument(f, required=True)

@@ -187,6 +187,15 @@ class Report:
                         fmt_ratio(worst),
                         min(got, key=lambda q: q["ratio"])["id"],
                         "equal" if equal else "DIFFER"))
+        top = [q for q in qs if q["size"] == max(self.sizes)]
+        if top and max(self.sizes) >= 1000000:
+            slowest = max(top, key=lambda q: q["pulse_median_ms"])
+            self.target(
+                "each function <= 10 ms on the rollups of %s rows" %
+                size_label(slowest["size"]),
+                slowest["pulse_median_ms"] <= 10,
+                "slowest %s (%s)" % (fmt_ms(slowest["pulse_median_ms"]),
+                                     slowest["id"]))
 
     # -- 2. incremental cost
     def incremental(self):
@@ -257,7 +266,12 @@ class Report:
                  "as `pulse generate history` commits them (transactions of "
                  "100k rows, stamped within the last day): from the first "
                  "write to all applied, so this is the rate the live path "
-                 "sustains. *Ceiling*: `pg_recvlogical` decoding the same "
+                 "sustains. *Backlog*: `pulse ingest` alone, into `pulse "
+                 "broker`, restarted on a slot behind which the rows (the "
+                 "size's, at most 1M, in a database of their own) were "
+                 "written while it was stopped: from the restart until "
+                 "every row is delivered to the broker. "
+                 "*Ceiling*: `pg_recvlogical` decoding the same "
                  "rows with pgoutput (`proto_version=1`) from a slot created "
                  "before they were written, output to /dev/null. The "
                  "separate processes run last, on the table as the earlier "
@@ -265,7 +279,7 @@ class Report:
                  "add rows), so they move more rows.", "")
         rows = []
         for size in self.sizes:
-            for phase in ("backfill", "live"):
+            for phase in ("backfill", "live", "backlog"):
                 xs = [x for x in tp if x["size"] == size and
                       x["phase"] == phase]
                 if not xs:
@@ -273,7 +287,7 @@ class Report:
                 ceil = median([x["rows_per_s"] for x in xs
                                if x["mode"] == "pg_recvlogical"])
                 for mode in ("pulse run", "separate processes",
-                             "pg_recvlogical"):
+                             "pulse ingest", "pg_recvlogical"):
                     ys = [x for x in xs if x["mode"] == mode]
                     if not ys:
                         continue
@@ -285,6 +299,21 @@ class Report:
                         fmt_rate(rate),
                         "%.0f %%" % (100 * rate / ceil) if ceil else "-",
                         len(ys)])
+                    if (mode == "pulse run" and phase == "backfill" and
+                            size == 1000000):
+                        self.target(
+                            "`pulse run` backfill of 1M rows <= 10 s",
+                            median([y["seconds"] for y in ys]) <= 10,
+                            "%.1f s" % median([y["seconds"] for y in ys]))
+                    if (mode == "pulse ingest" and size == 1000000):
+                        self.target(
+                            "ingest backlog of 1M rows into the broker "
+                            ">= 150k rows/s",
+                            rate >= 150000,
+                            "%s rows/s = %.0f %% of pg_recvlogical's %s" % (
+                                fmt_rate(rate),
+                                100 * rate / ceil if ceil else 0,
+                                fmt_rate(ceil)))
                     if (mode == "pulse run" and phase == "backfill" and ceil
                             and size == max(self.sizes)):
                         self.target(
@@ -373,6 +402,13 @@ class Report:
         self.out("## 6. Memory", "",
                  "Peak resident set (`VmHWM` of /proc/PID/status, read just "
                  "before each process was stopped).", "")
+        for x in mem:
+            limit = {"pulse run": 400, "pulse ingest": 150}.get(x["process"])
+            if limit and x["size"] == 1000000:
+                self.target("peak RSS of `%s` <= %d MB (1M rows)" %
+                            (x["process"], limit),
+                            x["vmhwm_kb"] * 1024 <= limit * 1e6,
+                            fmt_mib(x["vmhwm_kb"]))
         self.table(["rows", "process", "during", "peak RSS"], [
             [size_label(x["size"]), "`%s`" % x["process"], x["during"],
              fmt_mib(x["vmhwm_kb"])] for x in mem])

@@ -33,6 +33,7 @@ class Tally:
     def __init__(self, timeline_path):
         self.faults = collections.Counter()
         self.kills = collections.Counter()
+        self.crash_points = collections.Counter()
         self.exits = collections.Counter()
         self.exit_errors = []
         self.started = time.monotonic()
@@ -50,6 +51,12 @@ class Tally:
     def kill(self, variant, name, pid, why=""):
         self.kills[name.split("-")[0]] += 1
         self.say(variant, f"kill -9 {name} pid={pid}{why}")
+
+    def crash(self, variant, name, pid, point):
+        """A kill -9 the process gave itself at an armed crash point."""
+        self.kills[name.split("-")[0]] += 1
+        self.crash_points[point] += 1
+        self.say(variant, f"kill -9 {name} pid={pid} (at {point})")
 
     def exit(self, variant, name, code, error):
         self.exits[f"{name.split('-')[0]}:{code}"] += 1

@@ -35,6 +35,9 @@ class Proc:
         self.starts = 0
         self.killed_by_us = False
         self.restart_at = None  # monotonic time of a planned restart
+        # PULSE_CRASH_AT for the next incarnation only (common/crash_point.h)
+        self.crash_at = None
+        self.armed = None  # the current incarnation's
 
     def start(self):
         self.starts += 1
@@ -42,6 +45,9 @@ class Proc:
         self.log_path, self.out_path = stem + ".log", stem + ".out"
         env = dict(os.environ)
         env.update(self.env)
+        self.armed, self.crash_at = self.crash_at, None
+        if self.armed:
+            env["PULSE_CRASH_AT"] = self.armed
         with open(self.log_path, "wb") as err, \
                 open(self.out_path, "wb") as out:
             self.popen = subprocess.Popen(
@@ -134,8 +140,14 @@ class Pipeline:
                 continue
             if p.restart_at is None and not p.killed_by_us:
                 code = p.popen.returncode
-                tally.exit(self.variant, p.name, code, p.last_error())
-                p.restart_at = now + 1.0
+                point = re.search(r"crash_point point=(\S+)", p.log())
+                if p.armed and point:
+                    tally.crash(self.variant, p.name, p.pid(),
+                                point.group(1))
+                    p.restart_at = now + 0.5
+                else:
+                    tally.exit(self.variant, p.name, code, p.last_error())
+                    p.restart_at = now + 1.0
             if p.restart_at is not None and now >= p.restart_at:
                 self.restart(p)
 
