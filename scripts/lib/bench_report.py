@@ -270,7 +270,10 @@ class Report:
                  "broker`, restarted on a slot behind which the rows (the "
                  "size's, at most 1M, in a database of their own) were "
                  "written while it was stopped: from the restart until "
-                 "every row is delivered to the broker. "
+                 "every row is delivered to the broker (pg_recvlogical "
+                 "writes each message out, one system call apiece, so on a "
+                 "backlog the ingest can read faster than it; the "
+                 "walsender's decoding bounds both). "
                  "*Ceiling*: `pg_recvlogical` decoding the same "
                  "rows with pgoutput (`proto_version=1`) from a slot created "
                  "before they were written, output to /dev/null. The "
@@ -403,7 +406,11 @@ class Report:
                  "Peak resident set (`VmHWM` of /proc/PID/status, read just "
                  "before each process was stopped).", "")
         for x in mem:
-            limit = {"pulse run": 400, "pulse ingest": 150}.get(x["process"])
+            # The issues' limits: `pulse run` during its backfill, `pulse
+            # ingest` during a backlog.
+            limit = {("pulse run", "backfill of"): 400,
+                     ("pulse ingest", "backlog of"): 150}.get(
+                (x["process"], " ".join(x["during"].split(" ")[:2])))
             if limit and x["size"] == 1000000:
                 self.target("peak RSS of `%s` <= %d MB (1M rows)" %
                             (x["process"], limit),
