@@ -161,12 +161,12 @@ Result<SnapshotReader> SnapshotReader::Open(
                     names.QualifiedTable()));
   }
 
-  // TODO(#2): a row inserted by a subtransaction that was in progress when
-  // the slot was created passes this filter (pg_snapshot lists top-level
-  // xids only) and also arrives through the slot: after a crash during
-  // the snapshot, such rows would count twice.
   // On resume, keep rows whose transaction the slot's snapshot saw
-  // committed. xmin is 32 bits; widen it with the snapshot's epoch.
+  // committed. The text saved from the first session lists every xid
+  // below xmax that was not committed, subtransactions included (the
+  // slot's snapshot builder knows only committed xids and lists the
+  // rest), so a row of a subtransaction still running then is left to
+  // the slot. xmin is 32 bits; widen it with the snapshot's epoch.
   std::string visible;
   if (exported_snapshot.empty()) {
     if (!IsSnapshotText(state.pg_snapshot)) {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include "tests/harness/ingest_fixture.h"
@@ -112,6 +113,82 @@ TEST_F(IngestTest, KillDuringSnapshotResumesFromCheckpoint) {
   // The redo is bounded by the checkpoint interval plus what was in
   // flight, not the whole table.
   EXPECT_LT(ApplyReplayRule(messages).replays, 20000);
+}
+
+// A row written by a subtransaction whose transaction was running when
+// the slot was created belongs to the slot, also after a crash during the
+// snapshot: the resumed copy's filter must not take it a second time.
+TEST_F(IngestTest, SubtransactionRunningAtSlotCreationArrivesOnce) {
+  InsertRows(200000, 20000);
+  PgServer& pg = SharedPgServer();
+  auto run = [](PgConn& c, const std::string& sql) {
+    Status st = c.Run(sql);
+    ASSERT_TRUE(st.ok()) << sql << ": " << st.ToString();
+  };
+
+  // The slot becomes consistent only once every transaction running when
+  // it starts, or while it builds its snapshot, has ended; one begun
+  // after that (T, with a subtransaction) can still be running at the
+  // snapshot. B holds the slot back until C has an xid; CHECKPOINT logs
+  // the running transactions the slot moves on; U commits after T's
+  // subtransaction took its xid.
+  PgConn b = pg.Connect(url_), c = pg.Connect(url_), t = pg.Connect(url_);
+  run(b, "BEGIN; SELECT pg_current_xact_id()");
+  rd_kafka_mock_broker_set_rtt(broker_->cluster(), -1, 50);
+  auto first = StartIngest({{"PULSE_INGEST_MAX_IN_FLIGHT", "500"},
+                            {"PULSE_INGEST_SNAPSHOT_CHECKPOINT_ROWS", "2000"}});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = conn_.Exec(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+            "'CREATE_REPLICATION_SLOT%' AND state = 'active'");
+        return r.ok() && r->GetInt(0, 0) == 1;
+      },
+      seconds(30)))
+      << first->Stderr();
+  std::this_thread::sleep_for(seconds(1));
+  run(c, "BEGIN; SELECT pg_current_xact_id()");
+  run(b, "COMMIT");
+  run(conn_, "CHECKPOINT");
+  run(t,
+      "BEGIN; SAVEPOINT s; INSERT INTO directus_activity (action, "
+      "collection, item) VALUES ('create', 'subtransaction', 'x')");
+  run(conn_,
+      "INSERT INTO directus_activity (action, collection, item) VALUES "
+      "('create', 'later', 'u')");
+  run(c, "COMMIT");
+  run(conn_, "CHECKPOINT");
+
+  // Killed mid-snapshot, before the copy reaches T's row (the last id);
+  // T commits after the slot's snapshot, so its row belongs to the slot.
+  ASSERT_TRUE(
+      WaitFor([&] { return SnapshotProgress() >= 10000; }, seconds(120)))
+      << first->Stderr();
+  first->Signal(SIGKILL);
+  first->Wait(seconds(10));
+  run(t, "COMMIT");
+
+  // The case at stake: the subtransaction's xid is below the snapshot's
+  // xmax (a later transaction committed first), so only its place in the
+  // in-progress list keeps the resumed copy from taking the row.
+  auto sub = conn_.Exec(
+      "SELECT xmin::text::bigint FROM directus_activity WHERE collection = "
+      "'subtransaction'");
+  ASSERT_TRUE(sub.ok() && sub->rows() == 1);
+  std::string state = ReadFile(state_dir_ + "/ingest-" +
+                               PulseEnv().at("PULSE_INGEST_SLOT") + ".state");
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(state, m, std::regex("pg_snapshot (\\d+):(\\d+):")))
+      << state;
+  ASSERT_LT(sub->GetInt(0, 0), std::stoll(m[2])) << state;
+  rd_kafka_mock_broker_set_rtt(broker_->cluster(), -1, 0);
+  auto second = StartIngest();
+  ASSERT_TRUE(second->WaitForStderr("snapshot_done", seconds(120)))
+      << second->Stderr();
+  ASSERT_TRUE(WaitForCatchUp(seconds(60))) << second->Stderr();
+  EXPECT_EQ(second->Stop(), 0);
+  ExpectEveryIdOnce(ReadAll());
 }
 
 TEST_F(IngestTest, KillDuringStreamingReplaysAreRecognisable) {
