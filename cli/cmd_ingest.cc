@@ -52,8 +52,10 @@ void RegisterIngest(CLI::App& app, int& exit_code) {
                   "never")
       ->check(CLI::IsMember({"initial", "never"}));
   cmd->add_flag("--recreate-slot", flags->recreate_slot,
-                "drop the replication slot and create it again (rows "
-                "written while no slot existed are not streamed)");
+                "drop the replication slot and create it again: with "
+                "the initial snapshot the table is copied again (rows "
+                "already counted count twice); with --snapshot never, "
+                "rows written while no slot existed are left out");
   cmd->callback([flags, &exit_code] { exit_code = RunIngestCommand(*flags); });
 }
 

@@ -9,6 +9,7 @@
 #include "common/activity_json.h"
 #include "common/metrics.h"
 #include "common/shutdown.h"
+#include "ingest/snapshot_marker.h"
 
 namespace pulse::ingest {
 
@@ -43,9 +44,9 @@ Status Session::Prepare(std::string& exported_snapshot) {
   // nothing was read from it yet, so nothing can be lost by starting over.
   bool half_created =
       saved && saved->slot == o_.names.slot && !saved->slot_created;
-  // TODO(#2): a recreated slot starts a new snapshot whose positions are
-  // above every earlier one, so rows already counted are counted again;
-  // rebuilding the rollups of the range is up to the operator.
+  // A recreated slot starts a new snapshot whose positions are above
+  // every earlier one, so rows already counted are counted again
+  // (README, Limitations; `--snapshot never` avoids it).
   if (shared_.recreate_pending || half_created) {
     if (slot.exists) {
       if (slot.active) {
@@ -126,20 +127,23 @@ Status Session::Prepare(std::string& exported_snapshot) {
   if (saved && saved->slot == o_.names.slot) {
     state_ = *saved;
   } else {
-    // TODO(#2): without its checkpoint file an unfinished snapshot cannot
-    // be told from a finished one; rows it had not copied are then never
-    // streamed. Keep state_dir on a persistent volume.
+    // The checkpoint file is gone (state_dir lost): the slot's unread WAL
+    // says whether a snapshot was pending (snapshot_marker.h).
     log_.Warn("snapshot_state_missing",
               {{"slot", o_.names.slot},
                {"path", state_path_},
-               {"action",
-                "streaming without a snapshot; if an earlier "
-                "snapshot did not finish, restart with "
-                "--recreate-slot"}});
-    state_ = SnapshotState{.slot = o_.names.slot,
-                           .slot_created = true,
-                           .consistent_point = slot.confirmed_flush,
-                           .done = true};
+               {"action", "reading the slot for snapshot markers"}});
+    PULSE_ASSIGN_OR_RETURN(
+        state_, RecoverSnapshotState(o_.source_url, monitor_, o_.names,
+                                     slot.confirmed_flush));
+    PULSE_RETURN_IF_ERROR(SaveSnapshotState(state_path_, state_));
+    log_.Warn("snapshot_state_recovered",
+              {{"slot", o_.names.slot},
+               {"snapshot_done", state_.done},
+               {"then", state_.done ? "streaming"
+                                    : "copying the snapshot again from its "
+                                      "first row (rows sent before are "
+                                      "replays)"}});
   }
   return Status::Ok();
 }
@@ -153,6 +157,10 @@ Status Session::RunSnapshot(const std::string& exported_snapshot) {
   if (!exported_snapshot.empty()) {
     state_.pg_snapshot = reader.pg_snapshot();
     state_.slot_created = true;
+    // In the WAL before the file: a crash between them finds the slot
+    // half-created and starts over; a lost file is recovered from it.
+    PULSE_RETURN_IF_ERROR(
+        EmitSnapshotMarker(monitor_, SnapshotStartedMarker(state_)));
     PULSE_RETURN_IF_ERROR(SaveSnapshotState(state_path_, state_));
   }
   log_.Info("snapshot_started", {{"slot", o_.names.slot},
@@ -202,6 +210,8 @@ Status Session::RunSnapshot(const std::string& exported_snapshot) {
     }
   }
   state_.done = true;
+  PULSE_RETURN_IF_ERROR(
+      EmitSnapshotMarker(monitor_, SnapshotDoneMarker(state_.slot)));
   PULSE_RETURN_IF_ERROR(SaveSnapshotState(state_path_, state_));
   log_.Info("snapshot_done",
             {{"rows", state_.rows}, {"last_id", state_.last_id}});

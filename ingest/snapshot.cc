@@ -15,20 +15,6 @@ namespace pulse::ingest {
 
 namespace {
 
-// A pg_snapshot text is "xmin:xmax:xip,xip,..." of decimal numbers; we
-// splice it into SQL, so accept nothing else.
-bool IsSnapshotText(std::string_view s) {
-  int colons = 0;
-  for (char c : s) {
-    if (c == ':') {
-      ++colons;
-    } else if (c != ',' && (c < '0' || c > '9')) {
-      return false;
-    }
-  }
-  return colons == 2 && !s.empty();
-}
-
 Status WriteFileDurably(const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -53,6 +39,18 @@ Status WriteFileDurably(const std::string& path, const std::string& data) {
 }
 
 }  // namespace
+
+bool IsSnapshotText(std::string_view s) {
+  int colons = 0;
+  for (char c : s) {
+    if (c == ':') {
+      ++colons;
+    } else if (c != ',' && (c < '0' || c > '9')) {
+      return false;
+    }
+  }
+  return colons == 2 && !s.empty();
+}
 
 Result<std::optional<SnapshotState>> LoadSnapshotState(
     const std::string& path) {

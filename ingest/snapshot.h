@@ -21,6 +21,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/activity.h"
@@ -43,6 +44,10 @@ struct SnapshotState {
   // one removed from the publication; 0 when not yet known.
   int64_t table_oid = 0;
 };
+
+// A pg_snapshot text is "xmin:xmax:xip,xip,..." of decimal numbers; it is
+// spliced into SQL, so nothing else is accepted.
+bool IsSnapshotText(std::string_view s);
 
 Result<std::optional<SnapshotState>> LoadSnapshotState(const std::string& path);
 // Writes atomically (temp file, fsync, rename, fsync of the folder).

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "ingest/snapshot_marker.h"
+
 namespace pulse::ingest {
 namespace {
 
@@ -76,6 +78,40 @@ TEST(SnapshotStateTest, NumberThatDoesNotParseIsRefused) {
   auto loaded = LoadSnapshotState(path);
   EXPECT_EQ(loaded.status().code(), Status::Code::kDataLoss);
   std::remove(path.c_str());
+}
+
+TEST(SnapshotMarkerTest, StartedMarkerCarriesWhatResumingNeeds) {
+  SnapshotState s{.slot = "pulse",
+                  .slot_created = true,
+                  .consistent_point = Lsn(0x5072C80),
+                  .pg_snapshot = "740:743:740,741",
+                  .last_id = 500,
+                  .table_oid = 16386};
+  SnapshotState back;
+  ASSERT_EQ(ParseSnapshotMarker(SnapshotStartedMarker(s), "pulse", back),
+            MarkerKind::kStarted);
+  EXPECT_EQ(back.consistent_point, s.consistent_point);
+  EXPECT_EQ(back.pg_snapshot, s.pg_snapshot);
+  EXPECT_EQ(back.table_oid, 16386);
+  EXPECT_TRUE(back.slot_created);
+  EXPECT_FALSE(back.done);
+  EXPECT_EQ(back.last_id, 0) << "a recovered snapshot starts at its first row";
+}
+
+TEST(SnapshotMarkerTest, OtherSlotsAndDamagedMarkersAreIgnored) {
+  SnapshotState s{
+      .slot = "pulse_b", .consistent_point = Lsn(1), .pg_snapshot = "1:2:"};
+  SnapshotState out;
+  EXPECT_EQ(ParseSnapshotMarker(SnapshotStartedMarker(s), "pulse", out),
+            MarkerKind::kNone);
+  EXPECT_EQ(ParseSnapshotMarker(SnapshotDoneMarker("pulse_b"), "pulse", out),
+            MarkerKind::kNone);
+  EXPECT_EQ(ParseSnapshotMarker(SnapshotDoneMarker("pulse"), "pulse", out),
+            MarkerKind::kDone);
+  EXPECT_EQ(ParseSnapshotMarker("started slot=pulse consistent_point=0/1 "
+                                "pg_snapshot=1:2:3);DROP",
+                                "pulse", out),
+            MarkerKind::kNone);
 }
 
 }  // namespace

@@ -191,6 +191,58 @@ TEST_F(IngestTest, SubtransactionRunningAtSlotCreationArrivesOnce) {
   ExpectEveryIdOnce(ReadAll());
 }
 
+// The checkpoint file lost mid-snapshot (state_dir on a volume that did
+// not survive): the slot's own markers say the snapshot is pending, and
+// it is copied again from its first row; rows sent before are replays.
+TEST_F(IngestTest, StateLostDuringSnapshotIsRecoveredFromTheSlot) {
+  InsertRows(200000, 20000);
+  rd_kafka_mock_broker_set_rtt(broker_->cluster(), -1, 50);
+  auto first = StartIngest({{"PULSE_INGEST_MAX_IN_FLIGHT", "500"},
+                            {"PULSE_INGEST_SNAPSHOT_CHECKPOINT_ROWS", "2000"}});
+  ASSERT_TRUE(
+      WaitFor([&] { return SnapshotProgress() >= 10000; }, seconds(120)))
+      << first->Stderr();
+  first->Signal(SIGKILL);
+  first->Wait(seconds(10));
+  RemoveTree(state_dir_);
+
+  InsertRows(5000, 50);  // after the slot's snapshot: through the slot
+  rd_kafka_mock_broker_set_rtt(broker_->cluster(), -1, 0);
+  auto second = StartIngest();
+  ASSERT_TRUE(second->WaitForStderr("snapshot_done", seconds(120)))
+      << second->Stderr();
+  EXPECT_NE(second->Stderr().find("snapshot_state_recovered"),
+            std::string::npos);
+  EXPECT_NE(second->Stderr().find("snapshot_done=false"), std::string::npos)
+      << second->Stderr();
+  ASSERT_TRUE(WaitForCatchUp(seconds(60))) << second->Stderr();
+  EXPECT_EQ(second->Stop(), 0);
+  ExpectEveryIdOnce(ReadAll());
+}
+
+// Lost after the snapshot finished: nothing is copied again.
+TEST_F(IngestTest, StateLostAfterSnapshotStreamsWithoutCopying) {
+  InsertRows(3000, 1000);
+  auto first = StartIngest();
+  ASSERT_TRUE(first->WaitForStderr("streaming_started", seconds(60)));
+  ASSERT_TRUE(WaitForCatchUp(seconds(60))) << first->Stderr();
+  EXPECT_EQ(first->Stop(), 0);
+  RemoveTree(state_dir_);
+
+  InsertRows(2000, 100);
+  auto second = StartIngest();
+  ASSERT_TRUE(second->WaitForStderr("streaming_started", seconds(60)))
+      << second->Stderr();
+  EXPECT_NE(second->Stderr().find("snapshot_done=true"), std::string::npos)
+      << second->Stderr();
+  EXPECT_EQ(second->Stderr().find("snapshot_started"), std::string::npos);
+  ASSERT_TRUE(WaitForCatchUp(seconds(60))) << second->Stderr();
+  EXPECT_EQ(second->Stop(), 0);
+  auto messages = ReadAll();
+  ExpectEveryIdOnce(messages);
+  EXPECT_EQ(ApplyReplayRule(messages).replays, 0);
+}
+
 TEST_F(IngestTest, KillDuringStreamingReplaysAreRecognisable) {
   auto first = StartIngest();
   ASSERT_TRUE(first->WaitForStderr("streaming_started", seconds(30)))
