@@ -217,6 +217,7 @@ Status Session::WaitForRoom() {
   // Pause reading while some partition is too far ahead of the
   // aggregator's committed offset; deliveries and status keep flowing.
   bool waited = false;
+  auto checked = Clock::now();
   while (!StopSignal::Get().requested()) {
     AckTracker::Horizon consumed;
     const AckTracker::Horizon* h = Horizon();
@@ -239,6 +240,21 @@ Status Session::WaitForRoom() {
     m_.backpressure.Set(1);
     PULSE_RETURN_IF_ERROR(Tick());
     shared_.publisher->Poll(50);
+
+    // A paused stream must not keep PostgreSQL from shutting down: its
+    // walsender waits to send us the rest of the WAL, and our status
+    // messages keep it from timing out. When the server goes away
+    // (ordinary connections are ended first), end the session instead.
+    if (Clock::now() - checked >= std::chrono::seconds(1)) {
+      checked = Clock::now();
+      auto alive = monitor_.Exec("SELECT 1");
+      if (!alive.ok()) {
+        return Status::Unavailable(fmt::format(
+            "PostgreSQL went away while reading was paused for downstream: "
+            "{}",
+            alive.status().message()));
+      }
+    }
   }
   if (waited) {
     m_.backpressure.Set(0);

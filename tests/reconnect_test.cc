@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <thread>
 
 #include "tests/harness/pipeline_fixture.h"
 #include "tests/harness/wait.h"
@@ -131,6 +132,33 @@ TEST_F(ReconnectTest, SinkReconnectsWhenARebalanceFindsItsConnectionCut) {
   InsertRows(20000, 500);
   ExpectDrainedAndExact();
   for (auto* p : {&ingest, &aggregator, &second, &first}) {
+    EXPECT_EQ((*p)->Stop(), 0) << (*p)->Stderr().substr(0, 4000);
+  }
+}
+
+// Regression: an ingest paused for a slow sink keeps its walsender
+// waiting to send the rest of the WAL, and a fast shutdown waits for
+// walsenders: PostgreSQL could not stop (with the sink's database on the
+// same server, it never would).
+TEST_F(ReconnectTest, PostgresStopsWhileTheStreamIsPausedForTheSink) {
+  auto ingest = StartPulse("ingest", {{"PULSE_INGEST_MAX_AHEAD", "2000"}});
+  ASSERT_TRUE(ingest->WaitForStderr("streaming_started", seconds(30)));
+  InsertRows(100000, 1000);  // far more than the paused stream takes
+  ASSERT_TRUE(WaitFor([&] { return ProgressRows(ingest->Stderr()) >= 2000; },
+                      seconds(60)))
+      << ingest->Stderr();
+  std::this_thread::sleep_for(seconds(2));
+
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(SharedPgServer().Stop("fast")) << "PostgreSQL did not stop";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(20));
+  ASSERT_TRUE(SharedPgServer().StartAgain());
+  conn_ = SharedPgServer().Connect(url_);
+
+  auto sink = StartPulse("sink");
+  auto aggregator = StartPulse("aggregate");
+  ExpectDrainedAndExact();
+  for (auto* p : {&ingest, &aggregator, &sink}) {
     EXPECT_EQ((*p)->Stop(), 0) << (*p)->Stderr().substr(0, 4000);
   }
 }
