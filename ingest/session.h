@@ -71,6 +71,10 @@ class Session : public PgOutputDecoder::Handler {
   Status CheckpointSnapshot();
   // Moves the acknowledged LSN to the newest durable transaction.
   void AdvanceAck();
+  // Ends the session when the ordinary connection to PostgreSQL is gone
+  // (checked once a second), so a paused stream never holds up a server
+  // shutdown.
+  Status CheckSourceAlive(std::chrono::steady_clock::time_point now);
   void Heartbeat();
   void RefreshSlotMetrics();
   // Notices a table the publication no longer publishes: recreated (a new
@@ -116,6 +120,7 @@ class Session : public PgOutputDecoder::Handler {
   Clock::time_point last_status_{};
   Clock::time_point last_heartbeat_{};
   Clock::time_point last_metrics_{};
+  Clock::time_point last_alive_check_{};
   Clock::time_point last_progress_{};
   int64_t rows_at_progress_ = 0;
 };

@@ -217,7 +217,6 @@ Status Session::WaitForRoom() {
   // Pause reading while some partition is too far ahead of the
   // aggregator's committed offset; deliveries and status keep flowing.
   bool waited = false;
-  auto checked = Clock::now();
   while (!StopSignal::Get().requested()) {
     AckTracker::Horizon consumed;
     const AckTracker::Horizon* h = Horizon();
@@ -240,21 +239,6 @@ Status Session::WaitForRoom() {
     m_.backpressure.Set(1);
     PULSE_RETURN_IF_ERROR(Tick());
     shared_.publisher->Poll(50);
-
-    // A paused stream must not keep PostgreSQL from shutting down: its
-    // walsender waits to send us the rest of the WAL, and our status
-    // messages keep it from timing out. When the server goes away
-    // (ordinary connections are ended first), end the session instead.
-    if (Clock::now() - checked >= std::chrono::seconds(1)) {
-      checked = Clock::now();
-      auto alive = monitor_.Exec("SELECT 1");
-      if (!alive.ok()) {
-        return Status::Unavailable(fmt::format(
-            "PostgreSQL went away while reading was paused for downstream: "
-            "{}",
-            alive.status().message()));
-      }
-    }
   }
   if (waited) {
     m_.backpressure.Set(0);
@@ -270,6 +254,7 @@ Status Session::Tick() {
                                        shared_.snapshot_tracker.in_flight()));
 
   auto now = Clock::now();
+  PULSE_RETURN_IF_ERROR(CheckSourceAlive(now));
   if (!state_.done) {
     if (now - last_status_ >= o_.status_interval) {
       last_status_ = now;
@@ -299,6 +284,25 @@ Status Session::Tick() {
     }
   }
   LogProgress(false);
+  return Status::Ok();
+}
+
+Status Session::CheckSourceAlive(std::chrono::steady_clock::time_point now) {
+  if (now - last_alive_check_ < std::chrono::seconds(1)) {
+    return Status::Ok();
+  }
+  last_alive_check_ = now;
+
+  // While reading is paused (for downstream, or a full producer queue),
+  // the walsender waits to send us the rest of the WAL and our status
+  // messages keep it from timing out; a fast shutdown of PostgreSQL waits
+  // for it. Ordinary connections are ended first: when ours is, end the
+  // session so the server can stop.
+  auto alive = monitor_.Exec("SELECT 1");
+  if (!alive.ok()) {
+    return Status::Unavailable(
+        fmt::format("PostgreSQL went away: {}", alive.status().message()));
+  }
   return Status::Ok();
 }
 

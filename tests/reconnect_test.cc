@@ -1,9 +1,12 @@
 // Connections cut at the worst moments, without any process dying: the
 // ingest loses its snapshot COPY mid-chunk or its replication connection
 // mid-transaction, the sink loses its database connection before a
-// rebalance. Each must carry on by itself and end exact.
+// rebalance; PostgreSQL stops while the ingest waits for downstream. Each
+// must carry on by itself and end exact.
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include <regex>
 #include <thread>
@@ -154,6 +157,33 @@ TEST_F(ReconnectTest, PostgresStopsWhileTheStreamIsPausedForTheSink) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(20));
   ASSERT_TRUE(SharedPgServer().StartAgain());
   conn_ = SharedPgServer().Connect(url_);
+
+  auto sink = StartPulse("sink");
+  auto aggregator = StartPulse("aggregate");
+  ExpectDrainedAndExact();
+  for (auto* p : {&ingest, &aggregator, &sink}) {
+    EXPECT_EQ((*p)->Stop(), 0) << (*p)->Stderr().substr(0, 4000);
+  }
+}
+
+// The same with the broker down instead of the sink missing: the ingest
+// stops reading once its producer queue is full, and must still let
+// PostgreSQL stop.
+TEST_F(ReconnectTest, PostgresStopsWhileTheBrokerIsDown) {
+  auto ingest = StartPulse("ingest");
+  ASSERT_TRUE(ingest->WaitForStderr("streaming_started", seconds(30)));
+  ASSERT_EQ(rd_kafka_mock_broker_set_down(broker_->cluster(), 1),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  InsertRows(100000, 1000);
+  std::this_thread::sleep_for(seconds(5));
+
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(SharedPgServer().Stop("fast")) << "PostgreSQL did not stop";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, seconds(20));
+  ASSERT_TRUE(SharedPgServer().StartAgain());
+  conn_ = SharedPgServer().Connect(url_);
+  ASSERT_EQ(rd_kafka_mock_broker_set_up(broker_->cluster(), 1),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
 
   auto sink = StartPulse("sink");
   auto aggregator = StartPulse("aggregate");
