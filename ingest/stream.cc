@@ -194,8 +194,8 @@ void Session::AdvanceAck() {
 Status Session::CheckpointSnapshot() {
   const AckTracker::Horizon* h = o_.ack == AckMode::kSink ? Horizon() : nullptr;
   std::optional<uint64_t> tag = shared_.snapshot_tracker.DurableTag(h);
-  if (!tag) {
-    return Status::Ok();
+  if (!tag || static_cast<int64_t>(*tag) <= state_.last_id) {
+    return Status::Ok();  // nothing new became durable
   }
 
   // Every chunk up to `tag` is durable: its rows need no redo.

@@ -209,10 +209,12 @@ TEST_P(CrashPointTest, KilledThereRestartedAndExact) {
   WriteHistory(20000, 51);
 
   // The ingest holds its snapshot to the sink's pace (as `pulse run`
-  // does), so it checkpoints several times on the way.
+  // does), so it checkpoints several times on the way: at most 200 rows
+  // per partition (2,400 in all) may wait for the sink, a tenth of the
+  // snapshot.
   std::map<std::string, std::string> ingest_env = {
       {"PULSE_INGEST_ACK", "sink"},
-      {"PULSE_INGEST_MAX_AHEAD", "2000"},
+      {"PULSE_INGEST_MAX_AHEAD", "200"},
       {"PULSE_INGEST_STATUS_INTERVAL", "200ms"},
       {"PULSE_INGEST_SNAPSHOT_CHECKPOINT_ROWS", "1000"}};
   auto env_of = [&](const std::string& command, bool crash) {
