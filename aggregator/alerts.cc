@@ -76,27 +76,35 @@ void Alert::AppendJson(std::string& out) const {
 }
 
 IpActivity::Minute& IpActivity::Slot(int64_t minute, const AlertRules& rules) {
-  // Usually the newest minute; out-of-order events land in place.
-  auto it =
-      std::lower_bound(minutes_.begin(), minutes_.end(), minute,
-                       [](const Minute& m, int64_t v) { return m.minute < v; });
-  if (it == minutes_.end() || it->minute != minute) {
-    Minute m;
-    m.minute = minute;
-    it = minutes_.insert(it, std::move(m));
+  // Usually the newest minute or a new one after it (checked first: a
+  // deque's binary search is slow); out-of-order events land in place.
+  Minute* slot = nullptr;
+  if (minutes_.empty() || minutes_.back().minute < minute) {
+    slot = &minutes_.emplace_back();
+    slot->minute = minute;
+  } else if (minutes_.back().minute == minute) {
+    slot = &minutes_.back();
+  } else {
+    auto it = std::lower_bound(
+        minutes_.begin(), minutes_.end(), minute,
+        [](const Minute& m, int64_t v) { return m.minute < v; });
+    if (it->minute != minute) {
+      it = minutes_.emplace(it);
+      it->minute = minute;
+    }
+    slot = &*it;
   }
-  Minute& slot = *it;
 
   // Forget minutes no window can reach any more.
   int64_t oldest = minutes_.back().minute - rules.LongestWindow() + 1;
   while (!minutes_.empty() && minutes_.front().minute < oldest &&
-         &minutes_.front() != &slot) {
+         &minutes_.front() != slot) {
     held_count_ -= minutes_.front().count;
     held_logins_ -= minutes_.front().logins;
     trimmed_.push_back(minutes_.front().minute);
     minutes_.pop_front();
   }
-  return slot;
+  return *slot;
 }
 
 void IpActivity::Observe(std::string_view ip, EventTimeMs time,
@@ -117,6 +125,7 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
     ++m.count;
     m.logins += login ? 1 : 0;
     m.dirty = true;
+    dirty_from_ = std::min(dirty_from_, minute);
     Bump(m.collections, collection);
     Bump(m.actions, action);
   }
@@ -227,12 +236,19 @@ void IpActivity::RestoreCooldowns(int64_t suspicious_until,
 }
 
 void IpActivity::CollectChanges(IpChange& out) {
-  for (Minute& m : minutes_) {
-    if (m.dirty) {
-      out.minutes.push_back({m.minute, m.count, m.logins, m.first, m.last});
-      m.dirty = false;
+  // Only minutes from the oldest one written can be dirty: usually the
+  // newest one or two of the hour held.
+  auto it =
+      std::lower_bound(minutes_.begin(), minutes_.end(), dirty_from_,
+                       [](const Minute& m, int64_t v) { return m.minute < v; });
+  for (; it != minutes_.end(); ++it) {
+    if (it->dirty) {
+      out.minutes.push_back(
+          {it->minute, it->count, it->logins, it->first, it->last});
+      it->dirty = false;
     }
   }
+  dirty_from_ = INT64_MAX;
   out.dropped = std::move(trimmed_);
   trimmed_.clear();
   if (cooldowns_dirty_) {
@@ -244,14 +260,14 @@ void IpActivity::CollectChanges(IpChange& out) {
 void AlertEngine::Observe(std::string_view ip, EventTimeMs time,
                           std::string_view collection, std::string_view action,
                           std::vector<Alert>& fired) {
-  if (rules_->Allowed(ip) || time > now_ + kMsPerHour) {
+  if (time > now_ + kMsPerHour) {
+    return;
+  }
+  auto it = Entry(ip);
+  if (it->second.allowed) {
     return;
   }
   newest_ = std::max(newest_, time);
-  auto it = ips_.find(ip);
-  if (it == ips_.end()) {
-    it = ips_.emplace(std::string(ip), IpActivity()).first;
-  }
   it->second.Observe(ip, time, collection, action, *rules_, fired);
   if (!it->second.listed) {
     it->second.listed = true;
@@ -277,10 +293,14 @@ void AlertEngine::TakeChanges(std::vector<IpChange>& out) {
       std::min(newest_, now_ + 5 * kMsPerMinute) / kMsPerMinute;
   for (auto it = ips_.begin(); it != ips_.end();) {
     if (it->second.Expired(now_minute, *rules_)) {
-      IpChange c;
-      c.ip = it->first;
-      c.expired = true;
-      out.push_back(std::move(c));
+      // An allowed IP's entry only remembers the check, unless it holds
+      // pieces restored from before the IP was allowed.
+      if (!it->second.allowed || it->second.restored) {
+        IpChange c;
+        c.ip = it->first;
+        c.expired = true;
+        out.push_back(std::move(c));
+      }
       it = ips_.erase(it);
     } else {
       ++it;
@@ -288,8 +308,18 @@ void AlertEngine::TakeChanges(std::vector<IpChange>& out) {
   }
 }
 
+AlertEngine::Map::iterator AlertEngine::Entry(std::string_view ip) {
+  auto it = ips_.find(ip);
+  if (it == ips_.end()) {
+    it = ips_.emplace(std::string(ip), IpActivity()).first;
+    it->second.allowed = rules_->Allowed(ip);
+  }
+  return it;
+}
+
 void AlertEngine::RestoreMinute(std::string_view ip, const MinuteCounts& m) {
-  auto it = ips_.try_emplace(std::string(ip)).first;
+  auto it = Entry(ip);
+  it->second.restored = true;
   it->second.RestoreMinute(m, *rules_);
   newest_ = std::max(newest_, m.last);
 }
@@ -297,7 +327,8 @@ void AlertEngine::RestoreMinute(std::string_view ip, const MinuteCounts& m) {
 void AlertEngine::RestoreCooldowns(std::string_view ip,
                                    int64_t suspicious_until,
                                    int64_t login_until) {
-  auto it = ips_.try_emplace(std::string(ip)).first;
+  auto it = Entry(ip);
+  it->second.restored = true;
   it->second.RestoreCooldowns(suspicious_until, login_until);
 }
 

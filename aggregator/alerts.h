@@ -153,10 +153,13 @@ class IpActivity {
   int64_t suspicious_until_ = INT64_MIN;
   int64_t login_until_ = INT64_MIN;
   bool cooldowns_dirty_ = false;
-  std::vector<int64_t> trimmed_;  // minutes dropped since the last collect
+  int64_t dirty_from_ = INT64_MAX;  // oldest minute written since collect
+  std::vector<int64_t> trimmed_;    // minutes dropped since the last collect
 
  public:
-  bool listed = false;  // in the engine's list of changed IPs
+  bool listed = false;    // in the engine's list of changed IPs
+  bool allowed = false;   // on the allow-list: observes nothing
+  bool restored = false;  // holds persisted pieces
 };
 
 class AlertEngine {
@@ -195,6 +198,10 @@ class AlertEngine {
   };
   using Map =
       std::unordered_map<std::string, IpActivity, Hash, std::equal_to<>>;
+  // The IP's entry, created (and checked against the allow-list, once)
+  // if new.
+  Map::iterator Entry(std::string_view ip);
+
   Map ips_;
   // IPs changed since the last TakeChanges (nodes are stable until erased,
   // which only TakeChanges does after reading this).

@@ -338,5 +338,35 @@ TEST_F(TakeChangesTest, EventsMoreThanAnHourAheadOfTheClockAreIgnored) {
   EXPECT_EQ(fired_.size(), 1u);
 }
 
+// An IP allowed after its windows were persisted: it observes nothing
+// more, and its persisted pieces are dropped once they expire.
+TEST_F(TakeChangesTest, IpAllowedAfterARestartDropsItsRestoredPieces) {
+  auto range = IpRange::Parse("203.0.113.0/24");
+  ASSERT_TRUE(range.ok());
+  rules_.allow.push_back(*range);
+  engine_.set_now(At(600));
+  engine_.RestoreMinute("203.0.113.5", {.minute = At(599) / 60'000,
+                                        .count = 100,
+                                        .logins = 0,
+                                        .first = At(599),
+                                        .last = At(599, 30)});
+  for (int i = 0; i < 5; ++i) {
+    Observe("203.0.113.5", At(600));
+    Observe("203.0.113.6", At(600));
+  }
+  EXPECT_TRUE(fired_.empty()) << "an allowed IP never fires";
+  EXPECT_TRUE(Take().empty()) << "nothing observed, nothing expired yet";
+
+  // Event time moves on (expiry follows it) through another IP.
+  engine_.set_now(At(800));
+  Observe("198.51.100.1", At(800));
+  auto changes = Take();
+  EXPECT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes.count("203.0.113.6"), 0u);
+  ASSERT_EQ(changes.count("203.0.113.5"), 1u);
+  EXPECT_TRUE(changes["203.0.113.5"].expired);
+  EXPECT_TRUE(Take().empty()) << "reported once";
+}
+
 }  // namespace
 }  // namespace pulse::aggregator

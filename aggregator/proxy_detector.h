@@ -34,7 +34,11 @@ class ProxyDetector {
         window_(window) {}
 
   void Observe(std::string_view ip) {
-    ++counts_[std::string(ip)];
+    auto it = counts_.find(ip);
+    if (it == counts_.end()) {
+      it = counts_.emplace(ip, 0).first;
+    }
+    ++it->second;
     ++total_;
   }
 
@@ -48,7 +52,14 @@ class ProxyDetector {
   int64_t min_events_;
   std::chrono::seconds window_;
   std::chrono::steady_clock::time_point started_{};
-  std::unordered_map<std::string, int64_t> counts_;
+  // Looked up by string_view, without building a string per event.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>()(s);
+    }
+  };
+  std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> counts_;
   int64_t total_ = 0;
   bool suspected_ = false;
 };
