@@ -70,6 +70,8 @@ class Aggregator {
   Status RestoreWithRetry(int32_t partition,
                           std::unique_ptr<PartitionWork>& out);
   Status Restore(PartitionWork& work);
+  // Fences the partitions' previous owners (see rebalance.cc).
+  Status Claim(const std::vector<int32_t>& partitions);
   void Revoke(rd_kafka_topic_partition_list_t* partitions);
 
   // One message of the activity topic.

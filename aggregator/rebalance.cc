@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "aggregator/aggregator_internal.h"
+#include "common/json_writer.h"
 #include "common/shutdown.h"
 
 namespace pulse::aggregator {
@@ -32,15 +33,71 @@ Status Aggregator::Assign(rd_kafka_topic_partition_list_t* partitions) {
   // sink has not applied yet; the sink's records are exact only after.
   PULSE_RETURN_IF_ERROR(sink_->WaitForDrain(producer_.get()));
 
+  std::vector<int32_t> assigned;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    int32_t p = partitions->elems[i].partition;
+    PULSE_RETURN_IF_ERROR(RestoreWithRetry(p, work_[p]));
+    assigned.push_back(p);
+  }
+  PULSE_RETURN_IF_ERROR(Claim(assigned));
+
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = partitions->elems[i];
-    std::unique_ptr<PartitionWork> work;
-    PULSE_RETURN_IF_ERROR(RestoreWithRetry(tp.partition, work));
-    tp.offset = work->to >= 0 ? work->to : RD_KAFKA_OFFSET_BEGINNING;
-    work_[tp.partition] = std::move(work);
+    int64_t to = work_[tp.partition]->to;
+    tp.offset = to >= 0 ? to : RD_KAFKA_OFFSET_BEGINNING;
   }
   m_.partitions.Set(static_cast<double>(work_.size()));
   return KafkaStatus(rd_kafka_assign(consumer_.get(), partitions), "assign");
+}
+
+Status Aggregator::Claim(const std::vector<int32_t>& partitions) {
+  // The previous owner may still be running, expelled from the group but
+  // alive (paused, cut off from the brokers), and publish a batch later.
+  // A claim with our generation makes the sink reject its batches from
+  // then on. One that landed between the drain and the claim shows in
+  // the record read back: the partition is then restored past it.
+  for (int32_t p : partitions) {
+    const PartitionWork& w = *work_[p];
+    std::string claim;
+    JsonWriter j(claim);
+    j.BeginObject();
+    j.Key("v").Int(1);
+    j.Key("type").String("claim");
+    j.Key("topic").String(o_.topics.activity);
+    j.Key("partition").Int(p);
+    j.Key("cluster").String(cluster_id_);
+    j.Key("generation").Int(w.record.generation);
+    j.EndObject();
+    PULSE_RETURN_IF_ERROR(Produce(o_.topics.rollups, std::to_string(p), claim,
+                                  nullptr, /*rollup=*/true));
+  }
+  PULSE_RETURN_IF_ERROR(AwaitDelivery());
+  PULSE_RETURN_IF_ERROR(sink_->WaitForDrain(producer_.get()));
+
+  for (int32_t p : partitions) {
+    std::unique_ptr<PartitionWork>& w = work_[p];
+    PULSE_ASSIGN_OR_RETURN(std::optional<PartitionRecord> now,
+                           sink_->Load(o_.topics.activity, p));
+    int64_t generation = now ? now->generation : 0;
+    int64_t offset =
+        now && now->cluster_id == cluster_id_ ? now->next_offset : -1;
+    if (generation > w->record.generation) {
+      // Claimed again since: this process is the one being replaced,
+      // and its batches will be rejected until the group revokes them.
+      log_.Warn("partition_claimed_by_newer_owner",
+                {{"partition", p},
+                 {"generation", w->record.generation},
+                 {"newer_generation", generation}});
+      continue;
+    }
+    if (generation < w->record.generation || offset != w->to) {
+      log_.Warn(
+          "partition_moved_before_claim",
+          {{"partition", p}, {"expected_offset", w->to}, {"offset", offset}});
+      PULSE_RETURN_IF_ERROR(RestoreWithRetry(p, w));
+    }
+  }
+  return Status::Ok();
 }
 
 Status Aggregator::RestoreWithRetry(int32_t partition,
@@ -140,18 +197,26 @@ Status Aggregator::Restore(PartitionWork& w) {
 }
 
 void Aggregator::Revoke(rd_kafka_topic_partition_list_t* partitions) {
-  // Publish what was read, so the next owner resumes right after it.
+  // Publish what was read, so the next owner resumes right after it;
+  // unless the partitions were lost (this process was expelled): their
+  // new owner may have claimed them already and counts from the sink's
+  // record, so the open batches are dropped.
   std::vector<int32_t> revoked;
   for (int i = 0; i < partitions->cnt; ++i) {
     revoked.push_back(partitions->elems[i].partition);
   }
-  Status st = Flush(&revoked);
+  bool lost = rd_kafka_assignment_lost(consumer_.get()) != 0;
+  Status st = lost ? Status::Ok() : Flush(&revoked);
   if (!st.ok() && fatal_.ok()) {
     fatal_ = st;
   }
   for (int32_t p : revoked) {
     work_.erase(p);
-    log_.Info("partition_revoked", {{"partition", p}});
+    if (lost) {
+      log_.Warn("partition_lost", {{"partition", p}});
+    } else {
+      log_.Info("partition_revoked", {{"partition", p}});
+    }
   }
   m_.partitions.Set(static_cast<double>(work_.size()));
 }

@@ -34,7 +34,7 @@ Status HorizonReader::Refresh() {
   }
   auto r = conn_.Exec(
       "SELECT partition, next_offset FROM pulse.partition_state "
-      "WHERE topic = $1 AND cluster_id = $2",
+      "WHERE topic = $1 AND cluster_id = $2 AND next_offset >= 0",
       {topic_, cluster_id_});
   if (!r.ok()) {
     // Before the sink's first start the table does not exist: nothing is

@@ -158,23 +158,32 @@ Result<RollupMessage> ParseRollupMessage(std::string_view json) {
         "rollup message: unknown version; is the sink older than the "
         "aggregator?");
   }
-  if (root["type"].get_string().get(type) || type != "batch") {
+  if (root["type"].get_string().get(type) ||
+      (type != "batch" && type != "claim")) {
     return Bad("type");
   }
 
-  // Where the batch sits in its input partition.
+  // Which input partition, and its owner.
   int64_t partition = 0;
   if (root["topic"].get_string().get(topic) ||
       root["partition"].get_int64().get(partition) ||
       root["cluster"].get_string().get(cluster) ||
-      root["generation"].get_int64().get(m.generation) ||
-      root["from"].get_int64().get(m.from) ||
-      root["to"].get_int64().get(m.to) || m.to < m.from) {
-    return Bad("topic, partition, cluster, generation, from or to");
+      root["generation"].get_int64().get(m.generation)) {
+    return Bad("topic, partition, cluster or generation");
   }
   m.topic = topic;
   m.partition = static_cast<int32_t>(partition);
   m.cluster = cluster;
+  if (type == "claim") {
+    m.type = RollupMessage::Type::kClaim;
+    return m;
+  }
+
+  // Where the batch sits in its input partition.
+  if (root["from"].get_int64().get(m.from) ||
+      root["to"].get_int64().get(m.to) || m.to < m.from) {
+    return Bad("from or to");
+  }
   element pos = root["position"];
   if (pos["commit_lsn"].get_string().get(commit) ||
       pos["lsn"].get_string().get(lsn) ||

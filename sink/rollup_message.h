@@ -1,9 +1,9 @@
 // RollupMessage: one message of the rollups topic as the sink reads it
 // (format: schemas/rollup.schema.json, written by aggregator/flush.cc).
 //
-// A message covers input offsets [from, to) of one partition of the
+// A batch covers input offsets [from, to) of one partition of the
 // activity topic and carries what those events add to the rollup tables
-// and the alerts they fired.
+// and the alerts they fired; a claim fences a partition's previous owner.
 
 #ifndef PULSE_SINK_ROLLUP_MESSAGE_H_
 #define PULSE_SINK_ROLLUP_MESSAGE_H_
@@ -56,6 +56,11 @@ struct AlertRow {
 };
 
 struct RollupMessage {
+  // A batch covers input offsets [from, to). A claim only says that the
+  // partition has a new owner, of `generation`: from then on the sink
+  // rejects batches of older generations (from and to are unused).
+  enum class Type : uint8_t { kBatch, kClaim };
+  Type type = Type::kBatch;
   std::string topic;  // the activity topic
   int32_t partition = 0;
   std::string cluster;

@@ -166,8 +166,14 @@ Result<ApplyReport> Writer::Apply(const std::vector<Incoming>& batch,
   for (const Incoming& in : batch) {
     const RollupMessage& m = in.message;
     Record& rec = records[fmt::format("{}:{}", m.topic, m.partition)];
+    if (m.type == RollupMessage::Type::kClaim) {
+      ApplyClaim(m, rec, report);
+      continue;
+    }
+    // A record made by a claim alone stands at no offset yet.
     bool new_broker = rec.exists && rec.cluster != m.cluster;
-    if (rec.exists && !new_broker && m.to <= rec.next_offset) {
+    bool placed = rec.exists && !new_broker && rec.next_offset >= 0;
+    if (placed && m.to <= rec.next_offset) {
       ++report.skipped;
       continue;
     }
@@ -179,10 +185,7 @@ Result<ApplyReport> Writer::Apply(const std::vector<Incoming>& batch,
                  {"current_generation", rec.generation}});
       continue;
     }
-    // TODO(#3): a zombie aggregator (alive but expelled from the group)
-    // can publish a batch that lands first; the rightful owner's batch is
-    // then rejected here and its events are missing until reconciled.
-    if (rec.exists && !new_broker && m.from != rec.next_offset) {
+    if (placed && m.from != rec.next_offset) {
       ++report.rejected;
       log.Error("rollup_out_of_sequence",
                 {{"partition", m.partition},
@@ -204,7 +207,8 @@ Result<ApplyReport> Writer::Apply(const std::vector<Incoming>& batch,
                  .newest = std::max(rec.newest, m.newest_event_time),
                  .exists = true,
                  .dirty = true,
-                 .last = &m};
+                 .last = &m,
+                 .claim = rec.claim};
     applied.push_back(&m);
     ++report.applied;
     report.events += m.events;
@@ -224,6 +228,28 @@ Result<ApplyReport> Writer::Apply(const std::vector<Incoming>& batch,
   CrashPoint("sink.before_commit");
   PULSE_RETURN_IF_ERROR(conn_.Run("COMMIT"));
   return report;
+}
+
+void Writer::ApplyClaim(const RollupMessage& m, Record& rec,
+                        ApplyReport& report) {
+  // A new owner's claim fences every older generation from here on: a
+  // previous owner still running (expelled from the group but alive) can
+  // no longer land a batch the new owner's would then not follow.
+  if (rec.exists && m.generation <= rec.generation) {
+    ++report.skipped;
+    return;
+  }
+  if (!rec.exists) {
+    rec.cluster = m.cluster;
+    rec.next_offset = kNoOffset;
+    rec.exists = true;
+  }
+  rec.generation = m.generation;
+  rec.dirty = true;
+  rec.claim = &m;
+  ++report.claims;
+  Logger("sink").Info("partition_claimed", {{"partition", m.partition},
+                                            {"generation", m.generation}});
 }
 
 Status Writer::WriteDeltas(DeltaSet& deltas, ApplyReport& report) {
@@ -408,6 +434,23 @@ Status Writer::WriteAlerts(const std::vector<const RollupMessage*>& applied) {
 Status Writer::WriteRecords(const std::map<std::string, Record>& records) {
   for (const auto& [id, rec] : records) {
     if (!rec.dirty) {
+      continue;
+    }
+    if (rec.last == nullptr) {
+      // Claimed, nothing applied: the generation moves, nothing else.
+      const RollupMessage& c = *rec.claim;
+      PULSE_RETURN_IF_ERROR(
+          conn_
+              .Exec("INSERT INTO pulse.partition_state (id, topic, "
+                    "partition, cluster_id, next_offset, generation, "
+                    "position_commit_lsn, position_lsn, position_id) VALUES "
+                    "($1, $2, $3, $4, $5, $6, '0/0', '0/0', 0) "
+                    "ON CONFLICT (id) DO UPDATE SET generation = "
+                    "excluded.generation, updated_at = now()",
+                    {id, c.topic, std::to_string(c.partition), rec.cluster,
+                     std::to_string(rec.next_offset),
+                     std::to_string(rec.generation)})
+              .status());
       continue;
     }
     const RollupMessage& m = *rec.last;

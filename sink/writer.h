@@ -9,7 +9,10 @@
 //        from == next_offset            apply, next_offset := to
 //        anything else                  a gap or an overlap: reject
 //      (a message from a new broker incarnation, whose offsets restart at
-//      zero, is applied and resets the record);
+//      zero, is applied and resets the record). A claim from a partition's
+//      new owner raises the stored generation, fencing the previous owner
+//      before the new one publishes; a record a claim creates has no
+//      offset yet (next_offset -1) and takes any batch;
 //   3. the applied messages' deltas merged (DeltaSet), COPYed into staging
 //      tables, stored sketches read and unioned, then one INSERT ... ON
 //      CONFLICT per rollup table;
@@ -47,6 +50,7 @@ struct ApplyReport {
   int applied = 0;
   int skipped = 0;                      // already applied
   int rejected = 0;                     // stale owner, gap or overlap
+  int claims = 0;                       // new owners' generations stored
   std::map<std::string, int64_t> rows;  // upserted per table
   EventTimeMs newest_event_time = 0;    // among applied messages
   int64_t events = 0;
@@ -82,9 +86,12 @@ class Writer {
     EventTimeMs newest = 0;
     bool exists = false;
     bool dirty = false;
-    const RollupMessage* last = nullptr;  // newest applied message
+    const RollupMessage* last = nullptr;   // newest applied message
+    const RollupMessage* claim = nullptr;  // newest claim stored
   };
+  static constexpr int64_t kNoOffset = -1;
 
+  void ApplyClaim(const RollupMessage& m, Record& rec, ApplyReport& report);
   Result<std::map<std::string, Record>> LoadRecords(
       const std::vector<Incoming>& batch);
   Status WriteDeltas(class DeltaSet& deltas, ApplyReport& report);

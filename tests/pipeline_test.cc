@@ -157,6 +157,43 @@ TEST_F(PipelineTest, TwoAggregatorsOneKilledPartitionsMove) {
   }
 }
 
+// An aggregator paused past its session timeout is expelled; its
+// partitions move to another one, which restores them from the sink. The
+// paused one then wakes up holding a batch it never published, and its
+// flush timer has long expired. Whether it publishes that batch (fenced
+// by the successor's claim) or drops it on noticing the loss, the rollups
+// stay exact, and the successor's own batches still apply.
+TEST_F(PipelineTest, ExpelledAggregatorWakingUpCannotBreakItsSuccessor) {
+  auto sink = StartPulse("sink");
+  auto ingest = StartPulse("ingest");
+  auto zombie = StartPulse(
+      "aggregate", {{"PULSE_AGGREGATOR_FLUSH_INTERVAL", "15s"}}, "aggregate-1");
+  ASSERT_TRUE(zombie->WaitForStderr("partition_assigned", seconds(60)));
+  ASSERT_TRUE(ingest->WaitForStderr("streaming_started", seconds(60)));
+  InsertRows(2000, 20);
+  std::this_thread::sleep_for(seconds(4));  // read, not yet published
+  zombie->Signal(SIGSTOP);
+
+  // The successor publishes late too, so the zombie's batch could land
+  // first.
+  auto successor = StartPulse(
+      "aggregate", {{"PULSE_AGGREGATOR_FLUSH_INTERVAL", "10s"}}, "aggregate-2");
+  ASSERT_TRUE(successor->WaitForStderr("partition_assigned", seconds(60)))
+      << successor->Stderr();
+  std::this_thread::sleep_for(seconds(2));
+  zombie->Signal(SIGCONT);
+
+  InsertRows(1000, 20);
+  DrainAndCheck("after the expelled aggregator woke up");
+  EXPECT_NE(sink->Stderr().find("partition_claimed"), std::string::npos);
+  std::string sink_log = sink->Stderr();
+  EXPECT_EQ(sink_log.find("rollup_out_of_sequence"), std::string::npos)
+      << sink_log.substr(0, 4000);
+  for (auto* p : {&ingest, &successor, &zombie, &sink}) {
+    EXPECT_EQ((*p)->Stop(), 0) << (*p)->Stderr().substr(0, 4000);
+  }
+}
+
 TEST_F(PipelineTest, IngestReplaysAreNotCountedTwice) {
   WriteHistory(20000, 41);
   auto sink = StartPulse("sink");

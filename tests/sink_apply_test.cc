@@ -143,6 +143,63 @@ TEST_F(SinkApplyTest, NewBrokerIncarnationRestartsOffsetsKeepingTotals) {
   EXPECT_EQ(state->GetInt(0, 2), 2);
 }
 
+RollupMessage Claim(int64_t generation) {
+  RollupMessage m;
+  m.type = RollupMessage::Type::kClaim;
+  m.topic = "directus.activity";
+  m.partition = 0;
+  m.cluster = "c1";
+  m.generation = generation;
+  return m;
+}
+
+// A previous owner expelled from the group but still running publishes
+// after its successor restored the partition: the successor's claim must
+// fence it, or the successor's own batches would no longer follow.
+TEST_F(SinkApplyTest, ClaimFencesThePreviousOwner) {
+  Open(SharedPgServer().CreateDatabase("sinkapply"));
+  EXPECT_EQ(Apply({Message(0, 10, {"u1"}, 1)}).applied, 1);
+
+  sink::ApplyReport claimed = Apply({Claim(2)});
+  EXPECT_EQ(claimed.claims, 1);
+  EXPECT_EQ(Apply({Claim(2)}).claims, 0) << "the same claim again";
+  EXPECT_EQ(Apply({Claim(1)}).claims, 0) << "an older claim";
+
+  sink::ApplyReport zombie = Apply({Message(10, 20, {"z"}, 1)});
+  EXPECT_EQ(zombie.applied, 0);
+  EXPECT_EQ(zombie.rejected, 1);
+  EXPECT_EQ(Apply({Message(10, 15, {"u2"}, 2)}).applied, 1);
+  EXPECT_EQ(Apply({Message(15, 20, {"u3"}, 2)}).applied, 1);
+
+  auto row = reader_.Exec(
+      "SELECT activity_count, unique_users FROM pulse.collection_hour");
+  EXPECT_EQ(row->GetInt(0, 0), 3);
+  EXPECT_EQ(row->GetInt(0, 1), 3);
+  auto state =
+      reader_.Exec("SELECT next_offset, generation FROM pulse.partition_state");
+  EXPECT_EQ(state->GetInt(0, 0), 20);
+  EXPECT_EQ(state->GetInt(0, 1), 2);
+}
+
+// A claim on a partition with no results yet: the record it makes holds
+// the generation but no offset, so the owner's first batch (from wherever
+// the topic begins) applies, and an older owner's does not.
+TEST_F(SinkApplyTest, ClaimOfANewPartitionFencesWithoutAnOffset) {
+  Open(SharedPgServer().CreateDatabase("sinkapply"));
+  EXPECT_EQ(Apply({Claim(3)}).claims, 1);
+  auto state =
+      reader_.Exec("SELECT next_offset, generation FROM pulse.partition_state");
+  ASSERT_EQ(state->rows(), 1);
+  EXPECT_EQ(state->GetInt(0, 0), -1);
+  EXPECT_EQ(state->GetInt(0, 1), 3);
+
+  EXPECT_EQ(Apply({Message(40, 50, {"z"}, 2)}).rejected, 1);
+  EXPECT_EQ(Apply({Message(40, 50, {"u1", "u2"}, 3)}).applied, 1);
+  EXPECT_EQ(Apply({Message(40, 50, {"u1", "u2"}, 3)}).skipped, 1);
+  auto row = reader_.Exec("SELECT activity_count FROM pulse.collection_hour");
+  EXPECT_EQ(row->GetInt(0, 0), 2);
+}
+
 TEST_F(SinkApplyTest, WithoutHllExtensionSketchesAreUnionedInCpp) {
   // A database owner that may not create the (untrusted) extension.
   std::string url = SharedPgServer().CreateDatabase("sinkbytea");

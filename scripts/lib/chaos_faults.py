@@ -8,6 +8,7 @@ an extra aggregator) schedule their own end.
 """
 
 import collections
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -96,7 +97,8 @@ class Faults:
         return common + [("errors_produce", 2), ("errors_fetch", 2),
                          ("errors_commit", 1), ("errors_heartbeat", 1),
                          ("broker_down", 1), ("leader_move", 2),
-                         ("broker_rtt", 1), ("rebalance", 1)]
+                         ("broker_rtt", 1), ("rebalance", 1),
+                         ("pause_aggregator", 1)]
 
     def inject(self, kind):
         detail = getattr(self, kind)()
@@ -191,6 +193,25 @@ class Faults:
                            lambda: post_fault(self.p.faults_port, "rtt?ms=0"),
                            broker=True)
         return answer
+
+    def pause_aggregator(self):
+        """An aggregator stops (SIGSTOP) past its session timeout (6 s),
+        is expelled, and wakes up holding batches it never published."""
+        names = [n for n in ("aggregate-1", "aggregate-2")
+                 if n in self.p.procs and self.p.procs[n].alive()]
+        if not names:
+            return None
+        name = self.rng.choice(names)
+        popen = self.p.procs[name].popen
+        seconds = self.rng.uniform(8, 20)
+        popen.send_signal(signal.SIGSTOP)
+
+        def wake():
+            if popen.poll() is None:  # not killed and restarted meanwhile
+                popen.send_signal(signal.SIGCONT)
+
+        self.run.later(seconds, f"{name} wakes up", wake)
+        return f"{name} paused (SIGSTOP) for {seconds:.0f}s"
 
     def rebalance(self):
         """A third aggregator joins, then leaves (cleanly or by kill -9)."""
