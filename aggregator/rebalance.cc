@@ -56,6 +56,8 @@ Status Aggregator::Claim(const std::vector<int32_t>& partitions) {
   // A claim with our generation makes the sink reject its batches from
   // then on. One that landed between the drain and the claim shows in
   // the record read back: the partition is then restored past it.
+  // TODO(#3): two processes restoring the partition before either's claim
+  // is stored take the same generation, and neither fences the other.
   for (int32_t p : partitions) {
     const PartitionWork& w = *work_[p];
     std::string claim;
