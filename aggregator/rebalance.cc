@@ -32,6 +32,7 @@ Status Aggregator::Assign(rd_kafka_topic_partition_list_t* partitions) {
   // Whoever owned these partitions before may have published rollups the
   // sink has not applied yet; the sink's records are exact only after.
   PULSE_RETURN_IF_ERROR(sink_->WaitForDrain(producer_.get()));
+  PULSE_RETURN_IF_ERROR(store_->PrepareForReads());
 
   std::vector<int32_t> assigned;
   for (int i = 0; i < partitions->cnt; ++i) {

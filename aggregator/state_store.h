@@ -57,6 +57,10 @@ class StateStore {
                                               int32_t partition);
   // Every window piece stored for the partition, in key order: each
   // minute to `minute`, each IP's cooldowns to `cooldowns`.
+  // Makes the reads below cheap: call once before restoring partitions
+  // (the memtable is unsorted, so it is written out first).
+  Status PrepareForReads();
+
   struct WindowVisitor {
     std::function<void(std::string_view ip, const MinuteCounts&)> minute;
     std::function<void(std::string_view ip, int64_t suspicious_until,

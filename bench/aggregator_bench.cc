@@ -476,6 +476,45 @@ void BM_Flush(benchmark::State& state) {
 }
 BENCHMARK(BM_Flush)->Unit(benchmark::kMillisecond);
 
+// What a restore reads back (the partition record, then its alert
+// windows) from a store that has taken `flushes` flushes of 50,000 events,
+// after PrepareForReads (timed once, as ms_prepare), as an assignment
+// does.
+void BM_RestoreRead(benchmark::State& state) {
+  Partition partition(WarmAlerts());
+  TempStore store;
+  size_t i = kWarmEvents;
+  for (int64_t f = 0; f < state.range(0); ++f) {
+    for (size_t k = 0; k < kFlushEvery; ++k, ++i) {
+      ParsedEvent e = NthParsed(i);
+      partition.Apply(e, e.time);
+    }
+    partition.Flush(*store);
+  }
+  auto started = std::chrono::steady_clock::now();
+  Check((*store).PrepareForReads(), "prepare for reads");
+  state.counters["ms_prepare"] = std::chrono::duration<double, std::milli>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count();
+  int64_t minutes = 0;
+  for (auto _ : state) {
+    Check((*store).Load(std::string(kTopic), 0).status(), "load");
+    Check((*store).LoadWindows(
+              std::string(kTopic), 0,
+              {.minute = [&](std::string_view,
+                             const MinuteCounts&) { ++minutes; },
+               .cooldowns = [](std::string_view, int64_t, int64_t) {}}),
+          "load windows");
+  }
+  state.counters["window_minutes"] =
+      static_cast<double>(minutes) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_RestoreRead)
+    ->ArgName("flushes")
+    ->Arg(4)
+    ->Arg(16)
+    ->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace pulse::aggregator
 
