@@ -33,10 +33,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "aggregator/string_map.h"
 #include "common/status.h"
 #include "common/time_util.h"
 
@@ -189,15 +189,7 @@ class AlertEngine {
   const AlertRules* rules_;
   EventTimeMs now_ = 0;
   EventTimeMs newest_ = INT64_MIN;  // newest event observed
-  // Lookups by string_view, without building a string per event.
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>()(s);
-    }
-  };
-  using Map =
-      std::unordered_map<std::string, IpActivity, Hash, std::equal_to<>>;
+  using Map = StringMap<IpActivity>;
   // The IP's entry, created (and checked against the allow-list, once)
   // if new.
   Map::iterator Entry(std::string_view ip);

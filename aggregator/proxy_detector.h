@@ -15,7 +15,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "aggregator/string_map.h"
 
 namespace pulse::aggregator {
 
@@ -52,14 +53,7 @@ class ProxyDetector {
   int64_t min_events_;
   std::chrono::seconds window_;
   std::chrono::steady_clock::time_point started_{};
-  // Looked up by string_view, without building a string per event.
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return std::hash<std::string_view>()(s);
-    }
-  };
-  std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> counts_;
+  StringMap<int64_t> counts_;
   int64_t total_ = 0;
   bool suspected_ = false;
 };
