@@ -59,6 +59,9 @@ Status Aggregator::Claim(const std::vector<int32_t>& partitions) {
   // the record read back: the partition is then restored past it.
   // TODO(#3): two processes restoring the partition before either's claim
   // is stored take the same generation, and neither fences the other.
+  if (partitions.empty()) {
+    return Status::Ok();
+  }
   for (int32_t p : partitions) {
     const PartitionWork& w = *work_[p];
     std::string claim;
