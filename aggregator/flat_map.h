@@ -11,6 +11,7 @@
 #define PULSE_AGGREGATOR_FLAT_MAP_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 #include <vector>
 
@@ -23,26 +24,17 @@ class FlatMap {
 
   // The value for `key`, default-constructed if new; `fresh` says which.
   Value& FindOrInsert(const Key& key, bool& fresh) {
-    if ((size_ + 1) * 2 > slots_.size()) {
-      Grow();
-    }
-    size_t mask = slots_.size() - 1;
-    for (size_t i = Hash()(key) & mask;; i = (i + 1) & mask) {
-      Slot& s = slots_[i];
-      if (!s.used) {
-        s.used = true;
-        s.key = key;
-        ++size_;
-        used_.push_back(i);
-        fresh = true;
-        return s.value;
-      }
-      if (s.key == key) {
-        fresh = false;
-        return s.value;
-      }
-    }
+    return slots_[Probe(key, fresh)].value;
   }
+
+  // The ordinal of `key`'s entry (its place in insertion order, stable
+  // until Clear), inserting it if new; `fresh` says which.
+  uint32_t FindOrInsertOrdinal(const Key& key, bool& fresh) {
+    return slots_[Probe(key, fresh)].ordinal;
+  }
+
+  // The value of the entry with that ordinal.
+  Value& At(uint32_t ordinal) { return slots_[used_[ordinal]].value; }
 
   // The value for `key`, or null.
   Value* Find(const Key& key) {
@@ -88,8 +80,33 @@ class FlatMap {
   static constexpr size_t kInitialCapacity = 1024;
   static constexpr size_t kKeepCapacity = 1 << 18;
 
+  // The slot holding `key`, claimed if the key is new.
+  size_t Probe(const Key& key, bool& fresh) {
+    if ((size_ + 1) * 2 > slots_.size()) {
+      Grow();
+    }
+    size_t mask = slots_.size() - 1;
+    for (size_t i = Hash()(key) & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (!s.used) {
+        s.used = true;
+        s.ordinal = static_cast<uint32_t>(used_.size());
+        s.key = key;
+        ++size_;
+        used_.push_back(i);
+        fresh = true;
+        return i;
+      }
+      if (s.key == key) {
+        fresh = false;
+        return i;
+      }
+    }
+  }
+
   struct Slot {
     bool used = false;
+    uint32_t ordinal = 0;  // index in used_
     Key key{};
     Value value{};
   };

@@ -1,6 +1,7 @@
 #include "aggregator/rollup_batch.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "common/json_writer.h"
 
@@ -16,6 +17,16 @@ void AppendHex(std::string& out, std::string_view bytes) {
   for (unsigned char c : bytes) {
     out.push_back(kHex[c >> 4]);
     out.push_back(kHex[c & 0xF]);
+  }
+}
+
+// The granularities set in `mask`, finest first.
+template <typename Fn>
+void ForEachIn(uint8_t mask, Fn&& fn) {
+  for (size_t g = 0; g < kGranularities.size(); ++g) {
+    if (mask & (1u << g)) {
+      fn(g);
+    }
   }
 }
 
@@ -76,54 +87,112 @@ void StringPool::Clear() {
 
 RollupBatch::RollupBatch() { Clear(); }
 
-// TODO(#3): ~1.2 us per event here, and ~4 us per event through parse,
-// alert windows and RocksDB: half the 500k events/s per core the issue
-// asks for. Interning each string costs a hash and a probe per field.
 void RollupBatch::Add(const BatchEvent& e, const std::array<bool, 3>& skip) {
   ++events_;
+  uint8_t mask = 0;
+  for (size_t g = 0; g < skip.size(); ++g) {
+    mask |= skip[g] ? 0 : static_cast<uint8_t>(1u << g);
+  }
+  if (mask == 0) {
+    return;  // older than every retention
+  }
   uint32_t collection = pool_.Intern(e.collection);
   uint32_t action = pool_.Intern(e.action);
   uint32_t user = e.user ? pool_.Intern(*e.user) : 0;
   uint32_t ip = e.ip ? pool_.Intern(*e.ip) : 0;
   bool login = action == login_id_;
-
   uint64_t user_hash = e.user ? pool_.Hash(user) : 0;
   uint64_t collection_hash = pool_.Hash(collection);
+
+  // One staged entry per kind, in the finest granularity kept.
+  auto finest = static_cast<Granularity>(std::countr_zero(mask));
+  RollupKey key{finest, mask, FloorTo(e.time, GranularityMs(finest)), 0, 0};
+  auto with = [&key](uint32_t a, uint32_t b) {
+    RollupKey k = key;
+    k.a = a;
+    k.b = b;
+    return k;
+  };
   bool fresh = false;
-  for (Granularity g : kGranularities) {
-    if (skip[static_cast<size_t>(g)]) {
-      continue;
-    }
-    int64_t bucket = FloorTo(e.time, GranularityMs(g));
 
-    // Per (bucket, collection, action).
-    ++activity_.FindOrInsert({g, bucket, collection, action}, fresh);
-    approx_bytes_ +=
-        fresh ? kEntryBytes + e.collection.size() + e.action.size() : 0;
-
-    // Per (bucket, collection), with the users seen.
-    Counted& c = collections_.FindOrInsert({g, bucket, collection, 0}, fresh);
-    ++c.count;
-    approx_bytes_ += fresh ? kEntryBytes + e.collection.size() : 0;
-    if (e.user) {
-      approx_bytes_ += 16 * c.Note(user_hash);
-    }
-
-    // Per (bucket, user) and per (bucket, ip), with the collections seen.
-    if (e.user) {
-      Counted& u = users_.FindOrInsert({g, bucket, user, 0}, fresh);
-      ++u.count;
-      u.Note(collection_hash);
-      approx_bytes_ += fresh ? kEntryBytes + e.user->size() + 16 : 0;
-    }
-    if (e.ip) {
-      Counted& i = ips_.FindOrInsert({g, bucket, ip, 0}, fresh);
-      ++i.count;
-      i.logins += login ? 1 : 0;
-      i.Note(collection_hash);
-      approx_bytes_ += fresh ? kEntryBytes + e.ip->size() + 16 : 0;
-    }
+  // Per (bucket, collection, action).
+  RollupKey k = with(collection, action);
+  StagedCount& act = staged_activity_.FindOrInsert(k, fresh);
+  if (fresh) {
+    act.into = Place(activity_, k, e.time,
+                     kEntryBytes + e.collection.size() + e.action.size());
   }
+  ++act.count;
+
+  // Per (bucket, collection), with the users seen. A new user is counted
+  // in every granularity's sketch size, an upper bound of what it adds.
+  k = with(collection, 0);
+  StagedCounted& c = staged_collections_.FindOrInsert(k, fresh);
+  if (fresh) {
+    c.into = Place(collections_, k, e.time, kEntryBytes + e.collection.size());
+  }
+  ++c.delta.count;
+  if (e.user) {
+    approx_bytes_ += 16 * std::popcount(mask) * c.delta.Note(user_hash);
+  }
+
+  // Per (bucket, user) and per (bucket, ip), with the collections seen.
+  if (e.user) {
+    k = with(user, 0);
+    StagedCounted& u = staged_users_.FindOrInsert(k, fresh);
+    if (fresh) {
+      u.into = Place(users_, k, e.time, kEntryBytes + e.user->size() + 16);
+    }
+    ++u.delta.count;
+    u.delta.Note(collection_hash);
+  }
+  if (e.ip) {
+    k = with(ip, 0);
+    StagedCounted& i = staged_ips_.FindOrInsert(k, fresh);
+    if (fresh) {
+      i.into = Place(ips_, k, e.time, kEntryBytes + e.ip->size() + 16);
+    }
+    ++i.delta.count;
+    i.delta.logins += login ? 1 : 0;
+    i.delta.Note(collection_hash);
+  }
+}
+
+template <typename Map>
+std::array<uint32_t, 3> RollupBatch::Place(Map& totals, RollupKey key,
+                                           EventTimeMs time, size_t bytes) {
+  std::array<uint32_t, 3> into{};
+  ForEachIn(key.into, [&](size_t g) {
+    auto gran = static_cast<Granularity>(g);
+    RollupKey total{gran, 0, FloorTo(time, GranularityMs(gran)), key.a, key.b};
+    bool fresh = false;
+    into[g] = totals.FindOrInsertOrdinal(total, fresh);
+    approx_bytes_ += fresh ? bytes : 0;
+  });
+  return into;
+}
+
+void RollupBatch::Fold() {
+  staged_activity_.ForEach([&](const RollupKey& k, StagedCount& s) {
+    ForEachIn(k.into, [&](size_t g) { activity_.At(s.into[g]) += s.count; });
+  });
+  staged_activity_.Clear();
+
+  auto fold = [](StagedCountedMap& staged, CountedMap& totals) {
+    staged.ForEach([&](const RollupKey& k, StagedCounted& s) {
+      ForEachIn(k.into, [&](size_t g) {
+        Counted& t = totals.At(s.into[g]);
+        t.count += s.delta.count;
+        t.logins += s.delta.logins;
+        t.hashes.insert(t.hashes.end(), s.delta.hashes.begin(),
+                        s.delta.hashes.end());
+      });
+    });
+    staged.Clear();
+  };
+  fold(staged_collections_, collections_);
+  fold(staged_users_, users_);
+  fold(staged_ips_, ips_);
 }
 
 int64_t RollupBatch::Counted::Note(uint64_t h) {
@@ -166,6 +235,7 @@ Hll RollupBatch::Counted::Sketch() {
 }
 
 void RollupBatch::AppendJsonMembers(std::string& out) {
+  Fold();
   // Members of an object already opened by the caller; each begins ",".
   auto begin_array = [&](std::string_view name) {
     out += ",\"";
@@ -223,6 +293,10 @@ void RollupBatch::Clear() {
   collections_.Clear();
   users_.Clear();
   ips_.Clear();
+  staged_activity_.Clear();
+  staged_collections_.Clear();
+  staged_users_.Clear();
+  staged_ips_.Clear();
   login_id_ = pool_.Intern("login");
   events_ = 0;
   approx_bytes_ = 0;

@@ -54,9 +54,10 @@ class StringPool {
 
 struct RollupKey {
   Granularity g;
-  int64_t bucket;  // start, ms since the epoch
-  uint32_t a;      // interned: collection, user or ip
-  uint32_t b;      // interned action, or 0
+  uint8_t into = 0;  // staged entries: the granularities they count in
+  int64_t bucket;    // start, ms since the epoch
+  uint32_t a;        // interned: collection, user or ip
+  uint32_t b;        // interned action, or 0
   friend bool operator==(const RollupKey&, const RollupKey&) = default;
 };
 
@@ -65,7 +66,8 @@ struct RollupKeyHash {
     uint64_t h = static_cast<uint64_t>(k.bucket) * 0x9E3779B97F4A7C15ULL;
     h ^= (static_cast<uint64_t>(k.a) << 32 | k.b) + 0x632BE59BD9B4E019ULL +
          (h << 6) + (h >> 2);
-    h ^= static_cast<uint64_t>(k.g) * 0xC2B2AE3D27D4EB4FULL;
+    h ^= (static_cast<uint64_t>(k.g) | static_cast<uint64_t>(k.into) << 8) *
+         0xC2B2AE3D27D4EB4FULL;
     return static_cast<size_t>(h ^ (h >> 29));
   }
 };
@@ -116,11 +118,38 @@ class RollupBatch {
   using CountMap = FlatMap<RollupKey, int64_t, RollupKeyHash>;
   using CountedMap = FlatMap<RollupKey, Counted, RollupKeyHash>;
 
+  // What events added to one key in its finest kept bucket since the last
+  // fold, and where its totals are (ordinals in the per-granularity maps,
+  // found once, when the entry is created). Staging keeps the hot path at
+  // one lookup and one sketch insert per kind of rollup instead of three.
+  struct StagedCount {
+    int64_t count = 0;
+    std::array<uint32_t, 3> into{};
+  };
+  struct StagedCounted {
+    Counted delta;
+    std::array<uint32_t, 3> into{};
+  };
+  using StagedCountMap = FlatMap<RollupKey, StagedCount, RollupKeyHash>;
+  using StagedCountedMap = FlatMap<RollupKey, StagedCounted, RollupKeyHash>;
+
+  // The totals' ordinals for a new staged entry of `key`; adds `bytes` to
+  // the size estimate for each total that is new.
+  template <typename Map>
+  std::array<uint32_t, 3> Place(Map& totals, RollupKey key, EventTimeMs time,
+                                size_t bytes);
+  // Adds the staged entries to their totals and empties them.
+  void Fold();
+
   StringPool pool_;
-  CountMap activity_;
+  CountMap activity_;  // totals per granularity, since the last Clear()
   CountedMap collections_;
   CountedMap users_;
   CountedMap ips_;
+  StagedCountMap staged_activity_;
+  StagedCountedMap staged_collections_;
+  StagedCountedMap staged_users_;
+  StagedCountedMap staged_ips_;
   uint32_t login_id_ = 0;
   int64_t events_ = 0;
   size_t approx_bytes_ = 0;

@@ -63,12 +63,15 @@ struct Rollups {
   std::map<Key, Tally> collections, users, ips;
 };
 
+// Event i skips the granularities of skips[i % skips.size()].
 Rollups Reference(const std::vector<TestEvent>& events,
-                  const std::array<bool, 3>& skip = {}) {
+                  const std::vector<std::array<bool, 3>>& skips) {
   const std::pair<const char*, int64_t> grains[] = {
       {"m", 60'000}, {"h", 3'600'000}, {"d", kDay}};
   Rollups r;
-  for (const TestEvent& e : events) {
+  for (size_t n = 0; n < events.size(); ++n) {
+    const TestEvent& e = events[n];
+    const std::array<bool, 3>& skip = skips[n % skips.size()];
     for (size_t g = 0; g < 3; ++g) {
       if (skip[g]) {
         continue;
@@ -93,6 +96,11 @@ Rollups Reference(const std::vector<TestEvent>& events,
     }
   }
   return r;
+}
+
+Rollups Reference(const std::vector<TestEvent>& events,
+                  const std::array<bool, 3>& skip = {}) {
+  return Reference(events, std::vector<std::array<bool, 3>>{skip});
 }
 
 std::string Json(RollupBatch& batch) {
@@ -271,6 +279,25 @@ TEST(RollupBatchTest, SkippedGranularitiesAreDropped) {
     for (size_t g = 0; g < 3; ++g) {
       EXPECT_EQ(codes.count(std::string(1, "mhd"[g])), skip[g] ? 0u : 1u);
     }
+  }
+}
+
+TEST(RollupBatchTest, EventsSkippingDifferentGranularitiesShareTotals) {
+  // Late events of one batch skip different granularities (retention.minute
+  // 0 keeps minutes while hours expire), and land in the same totals.
+  const std::vector<std::array<bool, 3>> skips = {
+      {false, false, false}, {true, false, false}, {false, true, false},
+      {true, true, false},   {false, false, true}, {true, true, true},
+      {false, true, true}};
+  for (uint64_t seed : {5, 6}) {
+    SCOPED_TRACE(testing::Message() << "seed=" << seed);
+    std::vector<TestEvent> events = RandomEvents(seed, 2000);
+    RollupBatch batch;
+    for (size_t i = 0; i < events.size(); ++i) {
+      AddTo(batch, events[i], skips[i % skips.size()]);
+    }
+    EXPECT_EQ(batch.events(), 2000);
+    ExpectMatches(Reference(events, skips), Decode(Json(batch)));
   }
 }
 
