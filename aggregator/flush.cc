@@ -67,7 +67,7 @@ std::string Aggregator::BuildMessage(PartitionWork& w) {
   {
     JsonWriter j(out);
     j.BeginObject();
-    j.Key("v").Int(1);
+    j.Key("v").Int(kRollupMessageVersion);
     j.Key("type").String("batch");
     j.Key("topic").String(o_.topics.activity);
     j.Key("partition").Int(w.partition);

@@ -67,7 +67,7 @@ Status Aggregator::Claim(const std::vector<int32_t>& partitions) {
     std::string claim;
     JsonWriter j(claim);
     j.BeginObject();
-    j.Key("v").Int(1);
+    j.Key("v").Int(kRollupMessageVersion);
     j.Key("type").String("claim");
     j.Key("topic").String(o_.topics.activity);
     j.Key("partition").Int(p);

@@ -32,6 +32,12 @@ void ForEachIn(uint8_t mask, Fn&& fn) {
 
 }  // namespace
 
+std::string_view GranularitiesCode(uint8_t grains) {
+  static constexpr std::string_view kCodes[] = {"",  "m",  "h",  "mh",
+                                                "d", "md", "hd", "mhd"};
+  return kCodes[grains & 7];
+}
+
 int64_t GranularityMs(Granularity g) {
   switch (g) {
     case Granularity::kMinute:
@@ -104,95 +110,94 @@ void RollupBatch::Add(const BatchEvent& e, const std::array<bool, 3>& skip) {
   uint64_t user_hash = e.user ? pool_.Hash(user) : 0;
   uint64_t collection_hash = pool_.Hash(collection);
 
-  // One staged entry per kind, in the finest granularity kept.
+  // Staged in the finest granularity kept.
   auto finest = static_cast<Granularity>(std::countr_zero(mask));
-  RollupKey key{finest, mask, FloorTo(e.time, GranularityMs(finest)), 0, 0};
-  auto with = [&key](uint32_t a, uint32_t b) {
-    RollupKey k = key;
-    k.a = a;
-    k.b = b;
-    return k;
+  EventTimeMs bucket = FloorTo(e.time, GranularityMs(finest));
+  auto key = [&](uint32_t a, uint32_t b) {
+    return RollupKey{finest, mask, bucket, a, b};
   };
-  bool fresh = false;
 
   // Per (bucket, collection, action).
-  RollupKey k = with(collection, action);
-  StagedCount& act = staged_activity_.FindOrInsert(k, fresh);
-  if (fresh) {
-    act.into = Place(activity_, k, e.time,
-                     kEntryBytes + e.collection.size() + e.action.size());
-  }
-  ++act.count;
+  Staged& act = Stage(activity_, key(collection, action), e.time,
+                      kEntryBytes + e.collection.size() + e.action.size());
+  ++act.delta.count;
 
-  // Per (bucket, collection), with the users seen. A new user is counted
-  // in every granularity's sketch size, an upper bound of what it adds.
-  k = with(collection, 0);
-  StagedCounted& c = staged_collections_.FindOrInsert(k, fresh);
-  if (fresh) {
-    c.into = Place(collections_, k, e.time, kEntryBytes + e.collection.size());
-  }
+  // Per (bucket, collection), with the users seen; per (bucket, user) and
+  // per (bucket, ip), with the collections seen.
+  Staged& c = Stage(collections_, key(collection, 0), e.time,
+                    kEntryBytes + e.collection.size());
   ++c.delta.count;
   if (e.user) {
-    approx_bytes_ += 16 * std::popcount(mask) * c.delta.Note(user_hash);
-  }
-
-  // Per (bucket, user) and per (bucket, ip), with the collections seen.
-  if (e.user) {
-    k = with(user, 0);
-    StagedCounted& u = staged_users_.FindOrInsert(k, fresh);
-    if (fresh) {
-      u.into = Place(users_, k, e.time, kEntryBytes + e.user->size() + 16);
-    }
+    Note(c, user_hash);
+    Staged& u =
+        Stage(users_, key(user, 0), e.time, kEntryBytes + e.user->size());
     ++u.delta.count;
-    u.delta.Note(collection_hash);
+    Note(u, collection_hash);
   }
   if (e.ip) {
-    k = with(ip, 0);
-    StagedCounted& i = staged_ips_.FindOrInsert(k, fresh);
-    if (fresh) {
-      i.into = Place(ips_, k, e.time, kEntryBytes + e.ip->size() + 16);
-    }
+    Staged& i = Stage(ips_, key(ip, 0), e.time, kEntryBytes + e.ip->size());
     ++i.delta.count;
     i.delta.logins += login ? 1 : 0;
-    i.delta.Note(collection_hash);
+    Note(i, collection_hash);
   }
 }
 
-template <typename Map>
-std::array<uint32_t, 3> RollupBatch::Place(Map& totals, RollupKey key,
-                                           EventTimeMs time, size_t bytes) {
-  std::array<uint32_t, 3> into{};
+void RollupBatch::Note(Staged& s, uint64_t hash) {
+  // A new value adds a hash to this entry's sketch and to each shared
+  // total's (hex: 16 characters).
+  approx_bytes_ += 16 * (1 + std::popcount(s.shared)) * s.delta.Note(hash);
+}
+
+RollupBatch::Staged& RollupBatch::Stage(Kind& kind, const RollupKey& key,
+                                        EventTimeMs time, size_t bytes) {
+  bool fresh = false;
+  uint32_t ordinal = kind.staged.FindOrInsertOrdinal(key, fresh);
+  Staged& s = kind.staged.At(ordinal);
+  if (!fresh) {
+    return s;
+  }
+
+  // A new entry: find its totals. One it is alone in adds a letter to its
+  // code; one shared for the first time becomes an entry of its own, with
+  // the first entry's values so far.
+  approx_bytes_ += bytes;
   ForEachIn(key.into, [&](size_t g) {
     auto gran = static_cast<Granularity>(g);
     RollupKey total{gran, 0, FloorTo(time, GranularityMs(gran)), key.a, key.b};
-    bool fresh = false;
-    into[g] = totals.FindOrInsertOrdinal(total, fresh);
-    approx_bytes_ += fresh ? bytes : 0;
+    bool new_total = false;
+    s.into[g] = kind.totals.FindOrInsertOrdinal(total, new_total);
+    Total& t = kind.totals.At(s.into[g]);
+    if (new_total) {
+      t.first = ordinal;
+      approx_bytes_ += 1;
+      return;
+    }
+    s.shared |= static_cast<uint8_t>(1u << g);
+    if (!t.shared) {
+      t.shared = true;
+      Staged& first = kind.staged.At(t.first);
+      first.shared |= static_cast<uint8_t>(1u << g);
+      approx_bytes_ += bytes + 16 * first.delta.hashes.size();
+    }
   });
-  return into;
+  return s;
 }
 
-void RollupBatch::Fold() {
-  staged_activity_.ForEach([&](const RollupKey& k, StagedCount& s) {
-    ForEachIn(k.into, [&](size_t g) { activity_.At(s.into[g]) += s.count; });
+void RollupBatch::Fold(Kind& kind) {
+  kind.totals.ForEach([](const RollupKey&, Total& t) {
+    if (t.shared) {
+      t.sum = Counted();
+    }
   });
-  staged_activity_.Clear();
-
-  auto fold = [](StagedCountedMap& staged, CountedMap& totals) {
-    staged.ForEach([&](const RollupKey& k, StagedCounted& s) {
-      ForEachIn(k.into, [&](size_t g) {
-        Counted& t = totals.At(s.into[g]);
-        t.count += s.delta.count;
-        t.logins += s.delta.logins;
-        t.hashes.insert(t.hashes.end(), s.delta.hashes.begin(),
-                        s.delta.hashes.end());
-      });
+  kind.staged.ForEach([&](const RollupKey&, Staged& s) {
+    ForEachIn(s.shared, [&](size_t g) {
+      Counted& t = kind.totals.At(s.into[g]).sum;
+      t.count += s.delta.count;
+      t.logins += s.delta.logins;
+      t.hashes.insert(t.hashes.end(), s.delta.hashes.begin(),
+                      s.delta.hashes.end());
     });
-    staged.Clear();
-  };
-  fold(staged_collections_, collections_);
-  fold(staged_users_, users_);
-  fold(staged_ips_, ips_);
+  });
 }
 
 int64_t RollupBatch::Counted::Note(uint64_t h) {
@@ -235,56 +240,63 @@ Hll RollupBatch::Counted::Sketch() {
 }
 
 void RollupBatch::AppendJsonMembers(std::string& out) {
-  Fold();
   // Members of an object already opened by the caller; each begins ",".
-  auto begin_array = [&](std::string_view name) {
+  // Each array holds the staged entries (code: the granularities they
+  // stand for, bucket: the finest one's), then the shared totals.
+  auto write = [&](std::string_view name, Kind& kind, auto&& values) {
+    Fold(kind);
     out += ",\"";
     out += name;
     out += "\":[";
-  };
-  auto key_prefix = [&](JsonWriter& w, const RollupKey& k) {
-    w.String(GranularityCode(k.g)).Int(k.bucket).String(pool_.Get(k.a));
-  };
-  auto sketch = [&](std::string& o, const Hll& h) {
-    o += ",\"";
-    AppendHex(o, h.Serialize());
-    o += '"';
-  };
-
-  // [granularity, bucket_ms, name, action, count]
-  begin_array("activity");
-  bool first = true;
-  activity_.ForEach([&](const RollupKey& k, int64_t count) {
-    out += first ? "[" : ",[";
-    first = false;
-    JsonWriter w(out);
-    key_prefix(w, k);
-    w.String(pool_.Get(k.b)).Int(count);
-    out += ']';
-  });
-  out += ']';
-
-  // [granularity, bucket_ms, name, count, (logins,) sketch_hex]
-  auto counted = [&](std::string_view name, CountedMap& map, bool logins) {
-    begin_array(name);
-    bool first_entry = true;
-    map.ForEach([&](const RollupKey& k, Counted& v) {
-      out += first_entry ? "[" : ",[";
-      first_entry = false;
+    bool first = true;
+    auto entry = [&](uint8_t grains, EventTimeMs bucket, const RollupKey& k,
+                     Counted& v) {
+      out += first ? "[" : ",[";
+      first = false;
+      auto finest = static_cast<Granularity>(std::countr_zero(grains));
       JsonWriter w(out);
-      key_prefix(w, k);
-      w.Int(v.count);
-      if (logins) {
-        w.Int(v.logins);
-      }
-      sketch(out, v.Sketch());
+      w.String(GranularitiesCode(grains))
+          .Int(FloorTo(bucket, GranularityMs(finest)))
+          .String(pool_.Get(k.a));
+      values(w, k, v);
       out += ']';
+    };
+    kind.staged.ForEach([&](const RollupKey& k, Staged& s) {
+      uint8_t alone = k.into & static_cast<uint8_t>(~s.shared);
+      if (alone != 0) {
+        entry(alone, k.bucket, k, s.delta);
+      }
+    });
+    kind.totals.ForEach([&](const RollupKey& k, Total& t) {
+      if (t.shared) {
+        entry(static_cast<uint8_t>(1u << static_cast<size_t>(k.g)), k.bucket, k,
+              t.sum);
+      }
     });
     out += ']';
   };
-  counted("collections", collections_, false);
-  counted("users", users_, false);
-  counted("ips", ips_, true);
+  auto sketch = [&](std::string& o, Counted& v) {
+    o += ",\"";
+    AppendHex(o, v.Sketch().Serialize());
+    o += '"';
+  };
+
+  // [grains, bucket_ms, collection, action, count]
+  write("activity", activity_,
+        [&](JsonWriter& w, const RollupKey& k, Counted& v) {
+          w.String(pool_.Get(k.b)).Int(v.count);
+        });
+  // [grains, bucket_ms, name, count, (logins,) sketch_hex]
+  auto counted = [&](JsonWriter& w, const RollupKey&, Counted& v) {
+    w.Int(v.count);
+    sketch(out, v);
+  };
+  write("collections", collections_, counted);
+  write("users", users_, counted);
+  write("ips", ips_, [&](JsonWriter& w, const RollupKey&, Counted& v) {
+    w.Int(v.count).Int(v.logins);
+    sketch(out, v);
+  });
 }
 
 void RollupBatch::Clear() {
@@ -293,10 +305,6 @@ void RollupBatch::Clear() {
   collections_.Clear();
   users_.Clear();
   ips_.Clear();
-  staged_activity_.Clear();
-  staged_collections_.Clear();
-  staged_users_.Clear();
-  staged_ips_.Clear();
   login_id_ = pool_.Intern("login");
   events_ = 0;
   approx_bytes_ = 0;

@@ -10,7 +10,9 @@
 // sketch holds only this batch's values and the sink unions it in.
 //
 // Strings are interned per batch so the hot path hashes small integer keys.
-// ToJson() writes the rollup message (schemas/rollup.schema.json).
+// AppendJsonMembers() writes the deltas of a rollup message
+// (schemas/rollup.schema.json, version kRollupMessageVersion), where one
+// entry may stand for several granularities ("mhd").
 //
 // Not thread-safe; one batch per partition, owned by the aggregator thread.
 
@@ -30,11 +32,18 @@
 
 namespace pulse::aggregator {
 
+// Rollup messages written: 2 allows an entry to name several
+// granularities; a sink that reads only version 1 refuses them by name.
+constexpr int kRollupMessageVersion = 2;
+
 enum class Granularity : uint8_t { kMinute = 0, kHour = 1, kDay = 2 };
 constexpr std::array<Granularity, 3> kGranularities = {
     Granularity::kMinute, Granularity::kHour, Granularity::kDay};
 int64_t GranularityMs(Granularity g);
 std::string_view GranularityCode(Granularity g);  // "m", "h", "d"
+// The code of a set of granularities (bit g: Granularity g), finest first:
+// "mhd" for all three.
+std::string_view GranularitiesCode(uint8_t grains);
 
 // Interned strings and their HLL hashes, for one batch.
 class StringPool {
@@ -91,7 +100,8 @@ class RollupBatch {
 
   bool empty() const { return events_ == 0; }
   int64_t events() const { return events_; }
-  // Rough size of ToJson()'s output, to split batches before they get big.
+  // Rough size of AppendJsonMembers()'s output (an upper bound for usual
+  // traffic), to split batches before they get big.
   size_t ApproximateBytes() const { return approx_bytes_; }
 
   // Appends the delta arrays ("activity", "collections", "users", "ips")
@@ -115,41 +125,50 @@ class RollupBatch {
 
     size_t compacted = 0;  // size after the last compaction
   };
-  using CountMap = FlatMap<RollupKey, int64_t, RollupKeyHash>;
-  using CountedMap = FlatMap<RollupKey, Counted, RollupKeyHash>;
 
-  // What events added to one key in its finest kept bucket since the last
-  // fold, and where its totals are (ordinals in the per-granularity maps,
-  // found once, when the entry is created). Staging keeps the hot path at
-  // one lookup and one sketch insert per kind of rollup instead of three.
-  struct StagedCount {
-    int64_t count = 0;
-    std::array<uint32_t, 3> into{};
-  };
-  struct StagedCounted {
+  // Events are staged once per kind: one entry per (finest bucket kept,
+  // key, granularities counted in), which keeps the hot path at one lookup
+  // and one sketch insert per kind instead of three. A new staged entry
+  // finds its per-granularity totals once (their ordinals stay valid as
+  // the maps grow). A total that only one staged entry adds to is written
+  // as part of that entry ("mhd": a minute, its hour and its day, one
+  // delta); a total that several add to (`shared`) is folded at flush and
+  // written on its own. A flush within one minute thus writes each key
+  // once, not three times.
+  struct Staged {
     Counted delta;
-    std::array<uint32_t, 3> into{};
+    std::array<uint32_t, 3> into{};  // ordinals of its totals
+    uint8_t shared = 0;  // granularities (bits) whose total is shared
   };
-  using StagedCountMap = FlatMap<RollupKey, StagedCount, RollupKeyHash>;
-  using StagedCountedMap = FlatMap<RollupKey, StagedCounted, RollupKeyHash>;
+  struct Total {
+    Counted sum;         // shared totals only, at flush
+    uint32_t first = 0;  // ordinal of the first staged entry adding to it
+    bool shared = false;
+  };
+  struct Kind {
+    FlatMap<RollupKey, Staged, RollupKeyHash> staged;
+    FlatMap<RollupKey, Total, RollupKeyHash> totals;
+    void Clear() {
+      staged.Clear();
+      totals.Clear();
+    }
+  };
 
-  // The totals' ordinals for a new staged entry of `key`; adds `bytes` to
-  // the size estimate for each total that is new.
-  template <typename Map>
-  std::array<uint32_t, 3> Place(Map& totals, RollupKey key, EventTimeMs time,
-                                size_t bytes);
-  // Adds the staged entries to their totals and empties them.
-  void Fold();
+  // The staged entry of `key` (its `into` naming the granularities),
+  // created with its totals if new; `bytes` is the size of one entry of
+  // it, for the estimate.
+  Staged& Stage(Kind& kind, const RollupKey& key, EventTimeMs time,
+                size_t bytes);
+  // Adds `hash` to the entry's sketch values.
+  void Note(Staged& s, uint64_t hash);
+  // Adds staged deltas to the shared totals they feed.
+  static void Fold(Kind& kind);
 
   StringPool pool_;
-  CountMap activity_;  // totals per granularity, since the last Clear()
-  CountedMap collections_;
-  CountedMap users_;
-  CountedMap ips_;
-  StagedCountMap staged_activity_;
-  StagedCountedMap staged_collections_;
-  StagedCountedMap staged_users_;
-  StagedCountedMap staged_ips_;
+  Kind activity_;     // (bucket, collection, action)
+  Kind collections_;  // (bucket, collection): users
+  Kind users_;        // (bucket, user): collections
+  Kind ips_;          // (bucket, ip): collections, logins
   uint32_t login_id_ = 0;
   int64_t events_ = 0;
   size_t approx_bytes_ = 0;

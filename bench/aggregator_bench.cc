@@ -100,7 +100,7 @@ class Partition {
 
     message_.clear();
     message_.reserve(batch_.ApproximateBytes() + 1024);
-    message_ += "{\"v\":1,\"events\":" + std::to_string(batch_.events());
+    message_ += "{\"v\":2,\"events\":" + std::to_string(batch_.events());
     batch_.AppendJsonMembers(message_);
     size_t rollup_end = message_.size();
     lap(profile_.rollup_json_s);

@@ -16,17 +16,28 @@ Status Bad(std::string_view what) {
       fmt::format("rollup message: {} is missing or malformed", what));
 }
 
-std::optional<Grain> ParseGrain(std::string_view code) {
-  if (code == "m") {
-    return Grain::kMinute;
+// An entry's granularities: one to three of "m", "h", "d", finest first
+// ("mhd": a minute, the hour and the day containing it).
+std::optional<std::vector<Grain>> ParseGrains(std::string_view code) {
+  std::vector<Grain> grains;
+  size_t at = 0;
+  for (auto [letter, grain] :
+       {std::pair{'m', Grain::kMinute}, std::pair{'h', Grain::kHour},
+        std::pair{'d', Grain::kDay}}) {
+    if (at < code.size() && code[at] == letter) {
+      grains.push_back(grain);
+      ++at;
+    }
   }
-  if (code == "h") {
-    return Grain::kHour;
+  if (grains.empty() || at != code.size()) {
+    return std::nullopt;
   }
-  if (code == "d") {
-    return Grain::kDay;
-  }
-  return std::nullopt;
+  return grains;
+}
+
+int64_t GrainMs(Grain g) {
+  static constexpr int64_t kMs[] = {kMsPerMinute, kMsPerHour, kMsPerDay};
+  return kMs[static_cast<size_t>(g)];
 }
 
 std::optional<std::string> FromHex(std::string_view hex) {
@@ -50,19 +61,26 @@ std::optional<std::string> FromHex(std::string_view hex) {
   return out;
 }
 
-// [grain, bucket_ms, name, ...rest]: the common head of every delta.
-bool ReadHead(array a, Grain& grain, EventTimeMs& bucket,
-              std::string_view& name) {
+// The bucket of each granularity an entry stands for.
+using Buckets = std::vector<std::pair<Grain, EventTimeMs>>;
+
+// [grains, bucket_ms, name, ...rest]: the common head of every entry. The
+// bucket is the finest granularity's; coarser ones contain it.
+bool ReadHead(array a, Buckets& buckets, std::string_view& name) {
   std::string_view code;
+  EventTimeMs bucket = 0;
   if (a.at(0).get_string().get(code) || a.at(1).get_int64().get(bucket) ||
       a.at(2).get_string().get(name)) {
     return false;
   }
-  auto g = ParseGrain(code);
-  if (!g) {
+  auto grains = ParseGrains(code);
+  if (!grains) {
     return false;
   }
-  grain = *g;
+  buckets.clear();
+  for (Grain g : *grains) {
+    buckets.emplace_back(g, FloorTo(bucket, GrainMs(g)));
+  }
   return true;
 }
 
@@ -72,12 +90,13 @@ Status ReadSketches(element root, const char* key, bool logins,
   if (root[key].get_array().get(entries)) {
     return Bad(key);
   }
+  Buckets buckets;
   for (element e : entries) {
     array a;
     SketchDelta d{};
     std::string_view name, hex;
     size_t sketch_at = logins ? 5 : 4;
-    if (e.get_array().get(a) || !ReadHead(a, d.grain, d.bucket, name) ||
+    if (e.get_array().get(a) || !ReadHead(a, buckets, name) ||
         a.at(3).get_int64().get(d.count) ||
         (logins && a.at(4).get_int64().get(d.logins)) ||
         a.at(sketch_at).get_string().get(hex)) {
@@ -89,7 +108,11 @@ Status ReadSketches(element root, const char* key, bool logins,
     }
     d.name = name;
     d.sketch = std::move(*bytes);
-    out.push_back(std::move(d));
+    for (auto [grain, bucket] : buckets) {
+      d.grain = grain;
+      d.bucket = bucket;
+      out.push_back(d);
+    }
   }
   return Status::Ok();
 }
@@ -153,10 +176,13 @@ Result<RollupMessage> ParseRollupMessage(std::string_view json) {
   RollupMessage m;
   int64_t version = 0;
   std::string_view type, topic, cluster, commit, lsn;
-  if (root["v"].get_int64().get(version) || version != 1) {
-    return Status::InvalidArgument(
-        "rollup message: unknown version; is the sink older than the "
-        "aggregator?");
+  // Version 1 is version 2 without entries naming several granularities.
+  if (root["v"].get_int64().get(version) || version < 1 ||
+      version > kRollupMessageVersion) {
+    return Status::InvalidArgument(fmt::format(
+        "rollup message: version {} is not one this sink reads (1 to {}); "
+        "upgrade the sink before the aggregators",
+        version, kRollupMessageVersion));
   }
   if (root["type"].get_string().get(type) ||
       (type != "batch" && type != "claim")) {
@@ -203,17 +229,22 @@ Result<RollupMessage> ParseRollupMessage(std::string_view json) {
   if (root["activity"].get_array().get(activity)) {
     return Bad("activity");
   }
+  Buckets buckets;
   for (element e : activity) {
     array a;
     ActivityDelta d{};
     std::string_view collection, action;
-    if (e.get_array().get(a) || !ReadHead(a, d.grain, d.bucket, collection) ||
+    if (e.get_array().get(a) || !ReadHead(a, buckets, collection) ||
         a.at(3).get_string().get(action) || a.at(4).get_int64().get(d.count)) {
       return Bad("activity entry");
     }
     d.collection = collection;
     d.action = action;
-    m.activity.push_back(std::move(d));
+    for (auto [grain, bucket] : buckets) {
+      d.grain = grain;
+      d.bucket = bucket;
+      m.activity.push_back(d);
+    }
   }
   PULSE_RETURN_IF_ERROR(
       ReadSketches(root, "collections", false, m.collections));

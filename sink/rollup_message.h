@@ -19,6 +19,9 @@
 
 namespace pulse::sink {
 
+// The newest rollup message version this sink reads.
+constexpr int64_t kRollupMessageVersion = 2;
+
 // Which table of a kind: minute, hour or day buckets.
 enum class Grain : uint8_t { kMinute = 0, kHour = 1, kDay = 2 };
 std::string_view GrainName(Grain g);  // "minute", "hour", "day"
