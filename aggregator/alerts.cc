@@ -13,6 +13,9 @@ namespace {
 
 constexpr size_t kTop = 5;
 
+// TODO(#3): the largest part of the per-event path is here and in the
+// window check: names as strings in every IP minute (a search, and an
+// allocation per new name). Interned ids would need a bounded name table.
 void Bump(std::vector<std::pair<std::string, int64_t>>& counts,
           std::string_view name) {
   for (auto& [n, c] : counts) {
