@@ -291,9 +291,14 @@ void AlertEngine::TakeChanges(std::vector<IpChange>& out) {
 
   // IPs quiet past every window and cooldown are dropped. "Now" is event
   // time (a backfill of old history keeps its windows), capped by the
-  // clock.
+  // clock. Nothing expires within a minute, so a flush in the same minute
+  // as the last scan skips it (flushes come every few seconds or faster).
   int64_t now_minute =
       std::min(newest_, now_ + 5 * kMsPerMinute) / kMsPerMinute;
+  if (now_minute == scanned_minute_) {
+    return;
+  }
+  scanned_minute_ = now_minute;
   for (auto it = ips_.begin(); it != ips_.end();) {
     if (it->second.Expired(now_minute, *rules_)) {
       // An allowed IP's entry only remembers the check, unless it holds

@@ -188,7 +188,8 @@ class AlertEngine {
  private:
   const AlertRules* rules_;
   EventTimeMs now_ = 0;
-  EventTimeMs newest_ = INT64_MIN;  // newest event observed
+  EventTimeMs newest_ = INT64_MIN;      // newest event observed
+  int64_t scanned_minute_ = INT64_MIN;  // of the last expiry scan
   using Map = StringMap<IpActivity>;
   // The IP's entry, created (and checked against the allow-list, once)
   // if new.

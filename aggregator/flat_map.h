@@ -3,7 +3,8 @@
 // Keys and values live in one array of slots (linear probing, power-of-two
 // capacity, at most half full), so a lookup touches one or two cache lines
 // and inserting allocates only when the table grows. Clear() keeps the
-// capacity for the next batch. No erase: a batch only grows, then clears.
+// capacity for the next batch (and values' small buffers, see Recycle). No
+// erase: a batch only grows, then clears.
 //
 // Not thread-safe. Pointers to values are valid until the next insert.
 
@@ -31,6 +32,13 @@ class FlatMap {
   // until Clear), inserting it if new; `fresh` says which.
   uint32_t FindOrInsertOrdinal(const Key& key, bool& fresh) {
     return slots_[Probe(key, fresh)].ordinal;
+  }
+
+  // Both: the value for `key` and its entry's ordinal.
+  Value& FindOrInsert(const Key& key, bool& fresh, uint32_t& ordinal) {
+    Slot& s = slots_[Probe(key, fresh)];
+    ordinal = s.ordinal;
+    return s.value;
   }
 
   // The value of the entry with that ordinal.
@@ -69,7 +77,16 @@ class FlatMap {
       std::vector<Slot>(kInitialCapacity).swap(slots_);
     } else {
       for (size_t i : used_) {
-        slots_[i] = Slot();
+        Slot& s = slots_[i];
+        s.used = false;
+        s.key = Key{};
+        // A value that can recycle itself keeps its small buffers for the
+        // next key placed here, sparing an allocation.
+        if constexpr (requires(Value & v) { v.Recycle(); }) {
+          s.value.Recycle();
+        } else {
+          s.value = Value{};
+        }
       }
     }
     used_.clear();

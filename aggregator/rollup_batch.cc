@@ -151,8 +151,8 @@ void RollupBatch::Note(Staged& s, uint64_t hash) {
 RollupBatch::Staged& RollupBatch::Stage(Kind& kind, const RollupKey& key,
                                         EventTimeMs time, size_t bytes) {
   bool fresh = false;
-  uint32_t ordinal = kind.staged.FindOrInsertOrdinal(key, fresh);
-  Staged& s = kind.staged.At(ordinal);
+  uint32_t ordinal = 0;
+  Staged& s = kind.staged.FindOrInsert(key, fresh, ordinal);
   if (!fresh) {
     return s;
   }
@@ -200,6 +200,18 @@ void RollupBatch::Fold(Kind& kind) {
   });
 }
 
+void RollupBatch::Counted::Recycle() {
+  constexpr size_t kKeep = 8;  // hashes: 64 bytes per slot at most
+  count = 0;
+  logins = 0;
+  compacted = 0;
+  if (hashes.capacity() > kKeep) {
+    std::vector<uint64_t>().swap(hashes);
+  } else {
+    hashes.clear();
+  }
+}
+
 int64_t RollupBatch::Counted::Note(uint64_t h) {
   // Small lists stay exact by scanning; big ones append and are compacted
   // (sorted, deduplicated) whenever they double, which keeps them near
@@ -224,19 +236,6 @@ int64_t RollupBatch::Counted::Note(uint64_t h) {
   hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
   compacted = hashes.size();
   return 1 - static_cast<int64_t>(before - hashes.size());
-}
-
-Hll RollupBatch::Counted::Sketch() {
-  // In the sketch's own (signed) order each Add appends: no shifting.
-  std::sort(hashes.begin(), hashes.end(), [](uint64_t a, uint64_t b) {
-    return static_cast<int64_t>(a) < static_cast<int64_t>(b);
-  });
-  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
-  Hll h(kUserSketchParams);
-  for (uint64_t v : hashes) {
-    h.Add(v);
-  }
-  return h;
 }
 
 void RollupBatch::AppendJsonMembers(std::string& out) {
@@ -275,9 +274,12 @@ void RollupBatch::AppendJsonMembers(std::string& out) {
     });
     out += ']';
   };
+  std::string bytes;  // one sketch's, reused
   auto sketch = [&](std::string& o, Counted& v) {
+    bytes.clear();
+    Hll::AppendSerializedSet(kUserSketchParams, v.hashes, bytes);
     o += ",\"";
-    AppendHex(o, v.Sketch().Serialize());
+    AppendHex(o, bytes);
     o += '"';
   };
 

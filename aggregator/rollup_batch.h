@@ -121,9 +121,11 @@ class RollupBatch {
     // Adds a hash; returns how many distinct hashes that added (it may be
     // negative when a compaction drops duplicates collected before).
     int64_t Note(uint64_t h);
-    Hll Sketch();
 
     size_t compacted = 0;  // size after the last compaction
+
+    // Empties it, keeping a small list's buffer.
+    void Recycle();
   };
 
   // Events are staged once per kind: one entry per (finest bucket kept,
@@ -139,11 +141,21 @@ class RollupBatch {
     Counted delta;
     std::array<uint32_t, 3> into{};  // ordinals of its totals
     uint8_t shared = 0;  // granularities (bits) whose total is shared
+    void Recycle() {
+      delta.Recycle();
+      into = {};
+      shared = 0;
+    }
   };
   struct Total {
     Counted sum;         // shared totals only, at flush
     uint32_t first = 0;  // ordinal of the first staged entry adding to it
     bool shared = false;
+    void Recycle() {
+      sum.Recycle();
+      first = 0;
+      shared = false;
+    }
   };
   struct Kind {
     FlatMap<RollupKey, Staged, RollupKeyHash> staged;

@@ -156,6 +156,13 @@ class Hll {
   // The exact bytes the extension stores for this sketch.
   std::string Serialize() const;
 
+  // Appends to `out` what Serialize() gives for a sketch of `params`
+  // holding exactly `hashes` (sorted and deduplicated in place), without
+  // building the sketch while they fit an explicit list.
+  static void AppendSerializedSet(const HllParams& params,
+                                  std::vector<uint64_t>& hashes,
+                                  std::string& out);
+
   const HllParams& params() const { return params_; }
   Kind kind() const;
   // True for the empty type and for an explicit list with no hashes.

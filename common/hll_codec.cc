@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cstring>
@@ -115,17 +116,57 @@ Status Malformed(std::string message) {
 
 }  // namespace
 
+namespace {
+
+// Header: version and type, register geometry, sparseon and expthresh.
+void AppendHeader(std::string& out, Hll::Kind k, const HllParams& params) {
+  out.push_back(static_cast<char>((kSchemaVersion << 4) | uint8_t(k)));
+  out.push_back(static_cast<char>(((params.regwidth - 1) << 5) | params.log2m));
+  out.push_back(static_cast<char>((params.sparseon ? 0x40 : 0) |
+                                  EncodeExpthresh(params.expthresh)));
+}
+
+// An explicit list's body: big-endian, in signed ascending order.
+template <typename Word>
+void AppendExplicit(std::string& out, const std::vector<Word>& sorted) {
+  size_t at = out.size();
+  out.resize(at + 8 * sorted.size());
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    const uint64_t word = BigEndian(static_cast<uint64_t>(sorted[i]));
+    std::memcpy(out.data() + at + 8 * i, &word, 8);
+  }
+}
+
+}  // namespace
+
+void Hll::AppendSerializedSet(const HllParams& params,
+                              std::vector<uint64_t>& hashes, std::string& out) {
+  // The extension's order (signed), without duplicates.
+  std::sort(hashes.begin(), hashes.end(), [](uint64_t a, uint64_t b) {
+    return static_cast<int64_t>(a) < static_cast<int64_t>(b);
+  });
+  hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
+
+  // Small sets are an explicit list, written as is; others take the sketch.
+  if (!hashes.empty() &&
+      hashes.size() <= static_cast<size_t>(params.ExplicitLimit())) {
+    AppendHeader(out, Kind::kExplicit, params);
+    AppendExplicit(out, hashes);
+    return;
+  }
+  Hll h(params);
+  for (uint64_t v : hashes) {
+    h.Add(v);
+  }
+  out += h.Serialize();
+}
+
 std::string Hll::Serialize() const {
   const Kind k = kind();
   const int log2m = params_.log2m;
   const int regwidth = params_.regwidth;
   std::string out;
-
-  // Header: version and type, register geometry, sparseon and expthresh.
-  out.push_back(static_cast<char>((kSchemaVersion << 4) | uint8_t(k)));
-  out.push_back(static_cast<char>(((regwidth - 1) << 5) | log2m));
-  out.push_back(static_cast<char>((params_.sparseon ? 0x40 : 0) |
-                                  EncodeExpthresh(params_.expthresh)));
+  AppendHeader(out, k, params_);
 
   switch (k) {
     case Kind::kUndefined:
@@ -133,12 +174,7 @@ std::string Hll::Serialize() const {
       return out;
 
     case Kind::kExplicit:
-      // Big-endian, in the list's (signed ascending) order.
-      out.resize(kHeaderBytes + 8 * explicit_.size());
-      for (size_t i = 0; i < explicit_.size(); ++i) {
-        const uint64_t word = BigEndian(static_cast<uint64_t>(explicit_[i]));
-        std::memcpy(out.data() + kHeaderBytes + 8 * i, &word, 8);
-      }
+      AppendExplicit(out, explicit_);
       return out;
 
     case Kind::kSparse: {

@@ -175,6 +175,31 @@ TEST(HllPromotionTest, ExplicitHoldsExactlyTheLimitThenTurnsSparse) {
   EXPECT_EQ(h.kind(), Kind::kSparse);
 }
 
+TEST(HllSerializeTest, ASetSerializesAsTheSketchOfItsHashes) {
+  // Any order, repeats, every representation and both explicit limits:
+  // the bytes equal those of a sketch the hashes were added to.
+  const HllParams params[] = {kExtensionDefaultParams, kUserSketchParams,
+                              HllParams{11, 5, 0, true},
+                              HllParams{11, 5, 16, false}};
+  for (const HllParams& p : params) {
+    const auto limit = static_cast<size_t>(p.ExplicitLimit());
+    for (size_t n :
+         {size_t{0}, size_t{1}, size_t{7}, limit, limit + 1, size_t{3000}}) {
+      SCOPED_TRACE(p.ToString() + " n=" + std::to_string(n));
+      std::vector<uint64_t> hashes = RandomHashes(n + 1, n);
+      Hll want(p);
+      for (uint64_t h : hashes) {
+        want.Add(h);
+      }
+      hashes.insert(hashes.end(), hashes.begin(), hashes.begin() + n / 2);
+      std::string got = "prefix";
+      Hll::AppendSerializedSet(p, hashes, got);
+      EXPECT_EQ(got, "prefix" + want.Serialize());
+      EXPECT_EQ(hashes.size(), n) << "deduplicated in place";
+    }
+  }
+}
+
 TEST(HllPromotionTest, ExpthreshZeroSkipsExplicit) {
   Hll h(HllParams{11, 5, 0, true});
   h.Add(12345);
