@@ -372,10 +372,22 @@ class Report:
             return
         self.out("## 5. Components", "",
                  "Google Benchmark programs of `bench/`, Release build, one "
-                 "core (`sink_bench` drives the local PostgreSQL; its time "
-                 "is wall time). items/s: rows decoded, events applied, "
-                 "sketch operations or rollup rows written, as each "
-                 "program defines.", "")
+                 "core (`sink_bench` drives the local PostgreSQL and "
+                 "`BM_FromEmbeddedBroker` reads through the embedded "
+                 "broker; their time is wall time). items/s: rows decoded, "
+                 "events applied, sketch operations or rollup rows written, "
+                 "as each program defines.", "")
+        goals = [("BM_PerEventHotPath/max_batch_bytes:900000", 500e3,
+                  "aggregator per event, one core, default message cap "
+                  ">= 500k events/s"),
+                 ("BM_FromEmbeddedBroker/real_time", 150e3,
+                  "aggregator from the embedded broker, end to end "
+                  ">= 150k events/s")]
+        for name, goal, what in goals:
+            b = latest.get(("aggregator_bench", name))
+            if b and b.get("items_per_second") is not None:
+                self.target(what, b["items_per_second"] >= goal,
+                            fmt_rate(b["items_per_second"]) + " events/s")
         rows = []
         for b in gb:
             if b.get("error"):
