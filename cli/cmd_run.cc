@@ -122,7 +122,7 @@ int RunAll(const CommonFlags& flags) {
     return Fail("run", http.status());
   }
 
-  // TODO(#5): a 1M-row backfill takes ~22 s here, not 10 s: the sink's
+  // TODO(#5): a 1M-row backfill takes 20-24 s here, not 10 s: the sink's
   // ~2M rollup upserts share two cores with PostgreSQL's decoding.
   // The sink first (it creates the schema the others read), then the
   // aggregator, then the ingest.

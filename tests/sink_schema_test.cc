@@ -135,6 +135,22 @@ TEST_F(SinkSchemaTest, RefusesADatabaseMigratedByANewerBinary) {
   EXPECT_EQ(checked.status().code(), Status::Code::kFailedPrecondition);
 }
 
+TEST_F(SinkSchemaTest, RollupTablesLeaveRoomOnEachPageForUpdates) {
+  // Updates that stay on their page (HOT) add no index entries: every
+  // rollup table keeps a fifth of each page free for them.
+  Migrate(conn_);
+  EXPECT_EQ(Text("SELECT count(*) FROM pg_class WHERE relnamespace = "
+                 "'pulse'::regnamespace AND relkind = 'r' AND relname ~ "
+                 "'^(activity|collection|user|ip)_(minute|hour|day)$'"),
+            "12");
+  EXPECT_EQ(Text("SELECT coalesce(string_agg(relname, ','), 'none') FROM "
+                 "pg_class WHERE relnamespace = 'pulse'::regnamespace AND "
+                 "relkind = 'r' AND relname ~ "
+                 "'^(activity|collection|user|ip)_(minute|hour|day)$' AND "
+                 "NOT coalesce('fillfactor=80' = ANY(reloptions), false)"),
+            "none");
+}
+
 TEST_F(SinkSchemaTest, CheckSchemaExplainsAMissingSchemaWithoutWriting) {
   auto checked = sink::CheckSchema(conn_);
   ASSERT_FALSE(checked.ok());
