@@ -14,15 +14,16 @@
 -- now on; existing pages keep their layout until rewritten (VACUUM FULL
 -- or CLUSTER, not needed for correctness).
 
-ALTER TABLE pulse.activity_minute SET (fillfactor = 80);
-ALTER TABLE pulse.activity_hour SET (fillfactor = 80);
-ALTER TABLE pulse.activity_day SET (fillfactor = 80);
-ALTER TABLE pulse.collection_minute SET (fillfactor = 80);
-ALTER TABLE pulse.collection_hour SET (fillfactor = 80);
-ALTER TABLE pulse.collection_day SET (fillfactor = 80);
-ALTER TABLE pulse.user_minute SET (fillfactor = 80);
-ALTER TABLE pulse.user_hour SET (fillfactor = 80);
-ALTER TABLE pulse.user_day SET (fillfactor = 80);
-ALTER TABLE pulse.ip_minute SET (fillfactor = 80);
-ALTER TABLE pulse.ip_hour SET (fillfactor = 80);
-ALTER TABLE pulse.ip_day SET (fillfactor = 80);
+DO $$
+DECLARE
+  kind text;
+  grain text;
+BEGIN
+  FOREACH kind IN ARRAY ARRAY['activity', 'collection', 'user', 'ip'] LOOP
+    FOREACH grain IN ARRAY ARRAY['minute', 'hour', 'day'] LOOP
+      EXECUTE format('ALTER TABLE pulse.%I SET (fillfactor = 80)',
+                     kind || '_' || grain);
+    END LOOP;
+  END LOOP;
+END
+$$;
