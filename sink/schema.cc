@@ -118,14 +118,22 @@ Result<SchemaInfo> ChooseSketches(PgConn& conn, const Logger& log) {
   SchemaInfo info;
   PULSE_ASSIGN_OR_RETURN(info.hll_schema, HllSchema(conn));
   info.hll = existing.empty() ? !info.hll_schema.empty() : existing == "hll";
-  if (existing == "bytea" && !info.hll_schema.empty()) {
-    // TODO(#4): converting bytea sketch columns to hll is not automated;
-    // unique counts stay out of SQL until the tables are rebuilt.
-    log.Warn("hll_not_used", {{"reason",
-                               "the rollup tables were created with bytea "
-                               "sketches before the extension was installed"}});
-  }
   return info;
+}
+
+// Runs `fn` between BEGIN and COMMIT; on an error, rolls back and returns
+// that first error.
+template <typename Fn>
+Status InTransaction(PgConn& conn, Fn&& fn) {
+  PULSE_RETURN_IF_ERROR(conn.Run("BEGIN"));
+  Status st = fn();
+  if (st.ok()) {
+    st = conn.Run("COMMIT");
+  }
+  if (!st.ok()) {
+    conn.Run("ROLLBACK").IgnoreError();  // the first error is the story
+  }
+  return st;
 }
 
 // Applies one migration in its own transaction, recording it in the same
@@ -133,23 +141,60 @@ Result<SchemaInfo> ChooseSketches(PgConn& conn, const Logger& log) {
 Status ApplyMigration(PgConn& conn, const Migration& m,
                       const TemplateVars& vars) {
   PULSE_ASSIGN_OR_RETURN(std::string sql, RenderMigration(m, vars));
-  PULSE_RETURN_IF_ERROR(conn.Run("BEGIN"));
-  Status st = conn.Run(sql);
-  if (st.ok()) {
-    st = conn.Exec(
-                 "INSERT INTO pulse.schema_version (version, name) "
-                 "VALUES ($1, $2)",
-                 {std::to_string(m.version), std::string(m.name)})
-             .status();
-  }
-  if (st.ok()) {
-    st = conn.Run("COMMIT");
-  }
+  Status st = InTransaction(conn, [&] {
+    PULSE_RETURN_IF_ERROR(conn.Run(sql));
+    return conn
+        .Exec(
+            "INSERT INTO pulse.schema_version (version, name) "
+            "VALUES ($1, $2)",
+            {std::to_string(m.version), std::string(m.name)})
+        .status();
+  });
+  return st.WithContext(
+      fmt::format("migration {:03}_{}.sql", m.version, m.name));
+}
+
+// Whether a migration branches on the sketch type (and so, by the rule of
+// sink/README.md, only replaces functions and can run again).
+bool BranchesOnHll(const Migration& m) {
+  return m.text.find("-- pulse:if hll") != std::string_view::npos ||
+         m.text.find("{{hll_schema}}") != std::string_view::npos;
+}
+
+// Rollup tables created with bytea sketches (no extension at the time)
+// once the extension is installed: the sketch columns become hll in place
+// (the bytes already are the extension's format), and the applied
+// migrations that branch on the sketch type run again with hll, so the
+// functions answer unique counts. One transaction; each table is
+// rewritten, under a lock that holds readers off meanwhile.
+Status ConvertSketchesToHll(PgConn& conn, const std::string& hll_schema,
+                            int applied, const Logger& log) {
+  static constexpr std::pair<const char*, const char*> kSketchColumns[] = {
+      {"collection", "users"}, {"user", "collections"}, {"ip", "collections"}};
+  static constexpr const char* kGrains[] = {"minute", "hour", "day"};
+  log.Info("sketch_conversion_started", {{"from", "bytea"}, {"to", "hll"}});
+  const TemplateVars vars{.hll = true, .hll_schema = hll_schema};
+  Status st = InTransaction(conn, [&]() -> Status {
+    for (const auto& [kind, column] : kSketchColumns) {
+      for (const char* grain : kGrains) {
+        PULSE_RETURN_IF_ERROR(conn.Run(fmt::format(
+            "ALTER TABLE pulse.{0}_{1} ALTER COLUMN {2} TYPE {3}.hll "
+            "USING {2}::{3}.hll",
+            kind, grain, column, hll_schema)));
+      }
+    }
+    for (const Migration& m : EmbeddedMigrations()) {
+      if (m.version <= applied && BranchesOnHll(m)) {
+        PULSE_ASSIGN_OR_RETURN(std::string sql, RenderMigration(m, vars));
+        PULSE_RETURN_IF_ERROR(conn.Run(sql));
+      }
+    }
+    return Status::Ok();
+  });
   if (!st.ok()) {
-    conn.Run("ROLLBACK").IgnoreError();  // the first error is the story
-    return st.WithContext(
-        fmt::format("migration {:03}_{}.sql", m.version, m.name));
+    return st.WithContext("converting bytea sketch columns to hll");
   }
+  log.Info("sketch_conversion_done", {{"tables", 9}});
   return Status::Ok();
 }
 
@@ -162,20 +207,18 @@ Status WriteSettings(PgConn& conn, const RetentionSettings& r, bool hll) {
       {"retention.day", RetentionText(r.day)},
       {"sketch_type", hll ? "hll" : "bytea"},
   };
-  PULSE_RETURN_IF_ERROR(conn.Run("BEGIN"));
-  for (const auto& [key, value] : settings) {
-    Status st = conn.Exec(
-                        "INSERT INTO pulse.settings (key, value) "
-                        "VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
-                        "SET value = EXCLUDED.value, updated_at = now()",
-                        {key, value})
-                    .status();
-    if (!st.ok()) {
-      conn.Run("ROLLBACK").IgnoreError();
-      return st.WithContext("writing pulse.settings");
+  Status st = InTransaction(conn, [&] {
+    for (const auto& [key, value] : settings) {
+      PULSE_RETURN_IF_ERROR(
+          conn.Exec("INSERT INTO pulse.settings (key, value) "
+                    "VALUES ($1, $2) ON CONFLICT (key) DO UPDATE "
+                    "SET value = EXCLUDED.value, updated_at = now()",
+                    {key, value})
+              .status());
     }
-  }
-  return conn.Run("COMMIT");
+    return Status::Ok();
+  });
+  return st.WithContext("writing pulse.settings");
 }
 
 }  // namespace
@@ -244,6 +287,12 @@ Result<SchemaInfo> MigrateSchema(PgConn& conn, const RetentionSettings& r) {
   }
 
   PULSE_ASSIGN_OR_RETURN(SchemaInfo info, ChooseSketches(conn, log));
+  if (!info.hll && !info.hll_schema.empty()) {
+    // Created with bytea sketches; the extension has been installed since.
+    PULSE_RETURN_IF_ERROR(
+        ConvertSketchesToHll(conn, info.hll_schema, applied, log));
+    info.hll = true;
+  }
   TemplateVars vars{.hll = info.hll, .hll_schema = info.hll_schema};
   for (const Migration& m : EmbeddedMigrations()) {
     if (m.version <= applied) {

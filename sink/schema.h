@@ -57,7 +57,8 @@ struct SchemaInfo {
 
 // Brings the schema to NewestMigrationVersion() and writes pulse.settings.
 // Refuses (kFailedPrecondition) a database migrated by a newer binary.
-// Without the hll extension it logs a warning and continues with bytea.
+// Without the hll extension it logs a warning and continues with bytea;
+// bytea sketch columns become hll once the extension is installed.
 [[nodiscard]] Result<SchemaInfo> MigrateSchema(PgConn& conn,
                                                const RetentionSettings& r);
 

@@ -4,11 +4,13 @@
 // path without the hll extension (bytea sketches; SQL counts but cannot
 // merge; `pulse query` merges in C++ instead).
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <set>
 #include <thread>
 
+#include "common/hll.h"
 #include "generate/generate.h"
 #include "sink/migrations.h"
 #include "sink/notices.h"
@@ -51,6 +53,20 @@ class SinkSchemaTest : public ::testing::Test {
     return r->IsNull(0, 0) ? "NULL" : r->GetString(0, 0);
   }
   std::string Text(const std::string& sql) { return Text(conn_, sql); }
+
+  // A new role owning the test's database, as an ordinary managed
+  // database gives: it may not create untrusted extensions (hll is one).
+  // Returns its connection URL.
+  std::string OwnerWithoutSuperuser(const std::string& prefix) {
+    const std::string role = prefix + "_" + DbName();
+    const std::string password = prefix + "_pw";
+    Status st = conn_.Run("CREATE ROLE " + conn_.QuoteIdent(role) +
+                          " LOGIN PASSWORD '" + password +
+                          "'; ALTER DATABASE " + conn_.QuoteIdent(DbName()) +
+                          " OWNER TO " + conn_.QuoteIdent(role));
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return SharedPgServer().UrlAs(role, password, DbName());
+  }
 
   void Migrate(PgConn& c, const RetentionSettings& r = {}) {
     auto info = sink::MigrateSchema(c, r);
@@ -229,19 +245,65 @@ TEST_F(SinkSchemaTest, SchemaSqlBuildsTheSchemaMigrateWouldBuild) {
   EXPECT_TRUE(checked->hll);
 }
 
+// The extension installed after the schema was created without it: the
+// next start turns the sketch columns into hll, keeps every sketch, and
+// the functions answer unique counts from then on.
+TEST_F(SinkSchemaTest, ByteaSketchesBecomeHllOnceTheExtensionIsInstalled) {
+  PgConn owner = SharedPgServer().Connect(OwnerWithoutSuperuser("latehll"));
+  auto info = sink::MigrateSchema(owner, kKeepAll);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  ASSERT_FALSE(info->hll);
+
+  // An hour row whose sketch holds three users, stored as bytea.
+  Hll sketch;
+  for (const char* user : {"u1", "u2", "u3"}) {
+    sketch.Add(HllHashBytes(user));
+  }
+  std::string hex;
+  for (unsigned char c : sketch.Serialize()) {
+    hex += fmt::format("{:02x}", c);
+  }
+  ASSERT_TRUE(owner
+                  .Exec("INSERT INTO pulse.collection_hour (bucket, "
+                        "collection, activity_count, unique_users, users) "
+                        "VALUES ('2026-02-28T10:00:00Z', 'articles', 5, 3, "
+                        "decode($1, 'hex'))",
+                        {hex})
+                  .ok());
+
+  // Installed later by a superuser; the sink's next start converts.
+  ASSERT_TRUE(conn_.Run("CREATE EXTENSION hll").ok());
+  const std::string answer =
+      "SELECT activity_count || ':' || unique_users FROM "
+      "pulse.collection_activity('2026-02-28T10:00:00Z', "
+      "'2026-02-28T11:00:00Z')";
+  for (int start = 0; start < 2; ++start) {  // the second changes nothing
+    SCOPED_TRACE(::testing::Message() << "start " << start);
+    info = sink::MigrateSchema(owner, kKeepAll);
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_TRUE(info->hll);
+    EXPECT_EQ(Text("SELECT string_agg(DISTINCT format_type(a.atttypid, "
+                   "a.atttypmod), ',') FROM pg_attribute a JOIN pg_class c "
+                   "ON c.oid = a.attrelid WHERE c.relnamespace = "
+                   "'pulse'::regnamespace AND a.attname IN ('users', "
+                   "'collections')"),
+              "hll");
+    EXPECT_EQ(Text("SELECT value FROM pulse.settings WHERE key = "
+                   "'sketch_type'"),
+              "hll");
+    EXPECT_EQ(Text("SELECT hll_cardinality(users)::int::text || ':' || "
+                   "(users::text = '\\x" +
+                   hex + "')::text FROM pulse.collection_hour"),
+              "3:true");
+    EXPECT_EQ(Text(answer), "5:3");
+  }
+}
+
 // Without the extension: a role that owns its database but may not create
 // untrusted extensions (hll is one) is what an ordinary managed database
 // gives. Sketches are bytea; SQL still counts; `pulse query` merges.
 TEST_F(SinkSchemaTest, WithoutHllSketchesAreByteaAndQueryStillCountsUniques) {
-  const std::string role = "nohll_" + DbName();
-  ASSERT_TRUE(conn_
-                  .Run("CREATE ROLE " + conn_.QuoteIdent(role) +
-                       " LOGIN PASSWORD 'nohll_pw'; ALTER DATABASE " +
-                       conn_.QuoteIdent(DbName()) + " OWNER TO " +
-                       conn_.QuoteIdent(role))
-                  .ok());
-  const std::string role_url =
-      SharedPgServer().UrlAs(role, "nohll_pw", DbName());
+  const std::string role_url = OwnerWithoutSuperuser("nohll");
   PgConn owner = SharedPgServer().Connect(role_url);
 
   // The migration warns and goes on with bytea.
