@@ -28,13 +28,8 @@ class FlatMap {
     return slots_[Probe(key, fresh)].value;
   }
 
-  // The ordinal of `key`'s entry (its place in insertion order, stable
-  // until Clear), inserting it if new; `fresh` says which.
-  uint32_t FindOrInsertOrdinal(const Key& key, bool& fresh) {
-    return slots_[Probe(key, fresh)].ordinal;
-  }
-
-  // Both: the value for `key` and its entry's ordinal.
+  // The same, with the entry's ordinal: its place in insertion order,
+  // stable until Clear (At() finds the value again after the map grew).
   Value& FindOrInsert(const Key& key, bool& fresh, uint32_t& ordinal) {
     Slot& s = slots_[Probe(key, fresh)];
     ordinal = s.ordinal;

@@ -165,8 +165,7 @@ RollupBatch::Staged& RollupBatch::Stage(Kind& kind, const RollupKey& key,
     auto gran = static_cast<Granularity>(g);
     RollupKey total{gran, 0, FloorTo(time, GranularityMs(gran)), key.a, key.b};
     bool new_total = false;
-    s.into[g] = kind.totals.FindOrInsertOrdinal(total, new_total);
-    Total& t = kind.totals.At(s.into[g]);
+    Total& t = kind.totals.FindOrInsert(total, new_total, s.into[g]);
     if (new_total) {
       t.first = ordinal;
       approx_bytes_ += 1;

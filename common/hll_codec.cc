@@ -114,10 +114,6 @@ Status Malformed(std::string message) {
   return Status::InvalidArgument("malformed hll: " + std::move(message));
 }
 
-}  // namespace
-
-namespace {
-
 // Header: version and type, register geometry, sparseon and expthresh.
 void AppendHeader(std::string& out, Hll::Kind k, const HllParams& params) {
   out.push_back(static_cast<char>((kSchemaVersion << 4) | uint8_t(k)));

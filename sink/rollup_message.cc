@@ -84,6 +84,16 @@ bool ReadHead(array a, Buckets& buckets, std::string_view& name) {
   return true;
 }
 
+// One copy of the delta `d` per granularity its entry stands for.
+template <typename Delta>
+void AppendPerGrain(const Buckets& buckets, Delta& d, std::vector<Delta>& out) {
+  for (auto [grain, bucket] : buckets) {
+    d.grain = grain;
+    d.bucket = bucket;
+    out.push_back(d);
+  }
+}
+
 Status ReadSketches(element root, const char* key, bool logins,
                     std::vector<SketchDelta>& out) {
   array entries;
@@ -108,11 +118,7 @@ Status ReadSketches(element root, const char* key, bool logins,
     }
     d.name = name;
     d.sketch = std::move(*bytes);
-    for (auto [grain, bucket] : buckets) {
-      d.grain = grain;
-      d.bucket = bucket;
-      out.push_back(d);
-    }
+    AppendPerGrain(buckets, d, out);
   }
   return Status::Ok();
 }
@@ -240,11 +246,7 @@ Result<RollupMessage> ParseRollupMessage(std::string_view json) {
     }
     d.collection = collection;
     d.action = action;
-    for (auto [grain, bucket] : buckets) {
-      d.grain = grain;
-      d.bucket = bucket;
-      m.activity.push_back(d);
-    }
+    AppendPerGrain(buckets, d, m.activity);
   }
   PULSE_RETURN_IF_ERROR(
       ReadSketches(root, "collections", false, m.collections));
