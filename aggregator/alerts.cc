@@ -13,23 +13,9 @@ namespace {
 
 constexpr size_t kTop = 5;
 
-// TODO(#3): the largest part of the per-event path is here and in the
-// window check: names as strings in every IP minute (a search, and an
-// allocation per new name). Interned ids would need a bounded name table.
-void Bump(std::vector<std::pair<std::string, int64_t>>& counts,
-          std::string_view name) {
-  for (auto& [n, c] : counts) {
-    if (n == name) {
-      ++c;
-      return;
-    }
-  }
-  counts.emplace_back(name, 1);
-}
-
 // Sums per-name counts over minutes and keeps the largest few.
 std::vector<std::pair<std::string, int64_t>> Top(
-    const std::map<std::string, int64_t>& totals) {
+    const std::map<std::string_view, int64_t>& totals) {
   std::vector<std::pair<std::string, int64_t>> v(totals.begin(), totals.end());
   std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
     return a.second > b.second;
@@ -78,25 +64,34 @@ void Alert::AppendJson(std::string& out) const {
   w.EndObject();
 }
 
-IpActivity::Minute& IpActivity::Slot(int64_t minute, const AlertRules& rules) {
-  // Usually the newest minute or a new one after it (checked first: a
-  // deque's binary search is slow); out-of-order events land in place.
-  Minute* slot = nullptr;
-  if (minutes_.empty() || minutes_.back().minute < minute) {
-    slot = &minutes_.emplace_back();
-    slot->minute = minute;
-  } else if (minutes_.back().minute == minute) {
-    slot = &minutes_.back();
-  } else {
-    auto it = std::lower_bound(
-        minutes_.begin(), minutes_.end(), minute,
-        [](const Minute& m, int64_t v) { return m.minute < v; });
-    if (it->minute != minute) {
-      it = minutes_.emplace(it);
-      it->minute = minute;
+void IpActivity::NameCounts::Bump(uint32_t id) {
+  for (uint32_t i = 0; i < inline_size_; ++i) {
+    if (inline_[i].id == id) {
+      ++inline_[i].count;
+      return;
     }
-    slot = &*it;
   }
+  for (NameCount& n : more_) {
+    if (n.id == id) {
+      ++n.count;
+      return;
+    }
+  }
+  if (inline_size_ < inline_.size()) {
+    inline_[inline_size_++] = {id, 1};
+  } else {
+    more_.push_back({id, 1});
+  }
+}
+
+IpActivity::Minute& IpActivity::Slot(int64_t minute, const AlertRules& rules) {
+  // Out-of-order events land in place.
+  auto it = FindMinute(minute);
+  if (it == minutes_.end() || it->minute != minute) {
+    it = minutes_.emplace(it);
+    it->minute = minute;
+  }
+  Minute* slot = &*it;
 
   // Forget minutes no window can reach any more.
   int64_t oldest = minutes_.back().minute - rules.LongestWindow() + 1;
@@ -110,9 +105,43 @@ IpActivity::Minute& IpActivity::Slot(int64_t minute, const AlertRules& rules) {
   return *slot;
 }
 
+std::deque<IpActivity::Minute>::iterator IpActivity::FindMinute(
+    int64_t minute) {
+  // Usually the newest minute or past it; a deque's binary search is slow.
+  if (minutes_.empty() || minutes_.back().minute < minute) {
+    return minutes_.end();
+  }
+  if (minutes_.back().minute == minute) {
+    return minutes_.end() - 1;
+  }
+  return std::lower_bound(
+      minutes_.begin(), minutes_.end(), minute,
+      [](const Minute& m, int64_t v) { return m.minute < v; });
+}
+
+int64_t IpActivity::WindowSum(int64_t end, int64_t window,
+                              bool logins_only) const {
+  // A window reaching from the newest minute over all held ones sums
+  // them all (with the default rules, any in-order event's window).
+  if (end >= minutes_.back().minute && minutes_.front().minute > end - window) {
+    return logins_only ? held_logins_ : held_count_;
+  }
+  int64_t total = 0;
+  for (auto it = minutes_.rbegin(); it != minutes_.rend(); ++it) {
+    if (it->minute <= end - window) {
+      break;
+    }
+    if (it->minute <= end) {
+      total += logins_only ? it->logins : it->count;
+    }
+  }
+  return total;
+}
+
 void IpActivity::Observe(std::string_view ip, EventTimeMs time,
-                         std::string_view collection, std::string_view action,
-                         const AlertRules& rules, std::vector<Alert>& fired) {
+                         uint32_t collection, uint32_t action, bool login,
+                         const AlertRules& rules, const StringPool& names,
+                         std::vector<Alert>& fired) {
   int64_t minute = FloorTo(time, kMsPerMinute) / kMsPerMinute;
   if (!minutes_.empty() &&
       minute <= minutes_.back().minute - rules.LongestWindow()) {
@@ -120,7 +149,6 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
   }
 
   // Record the event in its minute.
-  bool login = action == "login";
   {
     Minute& m = Slot(minute, rules);
     m.first = m.count == 0 ? time : std::min(m.first, time);
@@ -129,8 +157,8 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
     m.logins += login ? 1 : 0;
     m.dirty = true;
     dirty_from_ = std::min(dirty_from_, minute);
-    Bump(m.collections, collection);
-    Bump(m.actions, action);
+    m.names.Bump(collection);
+    m.names.Bump(action | kActionBit);
   }
   ++held_count_;
   held_logins_ += login ? 1 : 0;
@@ -139,28 +167,18 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
   // newest minute; a late event can take any of them over. A window's sum
   // rises only at minutes with events, so those are the ends to try, the
   // oldest first. In order, that is just the window ending at `minute`.
-  auto sum = [&](int64_t end, int64_t window, bool logins_only) {
-    int64_t total = 0;
-    for (const Minute& m : minutes_) {
-      if (m.minute > end - window && m.minute <= end) {
-        total += logins_only ? m.logins : m.count;
-      }
-    }
-    return total;
-  };
   auto check = [&](std::string_view rule, int64_t window, int64_t fire_at,
                    int64_t threshold, bool logins_only, int64_t& until) {
     // No window can hold more than all minutes held: most IPs stop here.
     if ((logins_only ? held_logins_ : held_count_) < fire_at) {
       return;
     }
-    auto it = std::lower_bound(
-        minutes_.begin(), minutes_.end(), std::max(minute, until),
-        [](const Minute& m, int64_t v) { return m.minute < v; });
+    auto it = FindMinute(std::max(minute, until));
     for (; it != minutes_.end() && it->minute < minute + window; ++it) {
-      int64_t n = sum(it->minute, window, logins_only);
+      int64_t n = WindowSum(it->minute, window, logins_only);
       if (n >= fire_at) {
-        fired.push_back(MakeAlert(rule, ip, it->minute, window, n, threshold));
+        fired.push_back(
+            MakeAlert(rule, ip, it->minute, window, n, threshold, names));
         until = it->minute + rules.cooldown_min;
         cooldowns_dirty_ = true;
         return;
@@ -178,7 +196,7 @@ void IpActivity::Observe(std::string_view ip, EventTimeMs time,
 
 Alert IpActivity::MakeAlert(std::string_view rule, std::string_view ip,
                             int64_t minute, int64_t window_min, int64_t count,
-                            int64_t threshold) const {
+                            int64_t threshold, const StringPool& names) const {
   Alert a;
   a.rule = rule;
   a.ip = ip;
@@ -189,19 +207,17 @@ Alert IpActivity::MakeAlert(std::string_view rule, std::string_view ip,
   a.id = fmt::format("{}:{}:{}", rule, ip, FormatRfc3339Ms(a.window_start));
 
   // What the window held: distinct collections, the busiest ones, and when.
-  std::map<std::string, int64_t> collections, actions;
+  std::map<std::string_view, int64_t> collections, actions;
   a.first_seen = INT64_MAX;
   a.last_seen = INT64_MIN;
   for (const Minute& m : minutes_) {
     if (m.minute <= minute - window_min || m.minute > minute) {
       continue;
     }
-    for (const auto& [name, c] : m.collections) {
-      collections[name] += c;
-    }
-    for (const auto& [name, c] : m.actions) {
-      actions[name] += c;
-    }
+    m.names.ForEach([&](const NameCount& n) {
+      auto& totals = (n.id & kActionBit) ? actions : collections;
+      totals[names.Get(n.id & ~kActionBit)] += n.count;
+    });
     a.first_seen = std::min(a.first_seen, m.first);
     a.last_seen = std::max(a.last_seen, m.last);
     a.detail_complete = a.detail_complete && m.detail;
@@ -241,10 +257,7 @@ void IpActivity::RestoreCooldowns(int64_t suspicious_until,
 void IpActivity::CollectChanges(IpChange& out) {
   // Only minutes from the oldest one written can be dirty: usually the
   // newest one or two of the hour held.
-  auto it =
-      std::lower_bound(minutes_.begin(), minutes_.end(), dirty_from_,
-                       [](const Minute& m, int64_t v) { return m.minute < v; });
-  for (; it != minutes_.end(); ++it) {
+  for (auto it = FindMinute(dirty_from_); it != minutes_.end(); ++it) {
     if (it->dirty) {
       out.minutes.push_back(
           {it->minute, it->count, it->logins, it->first, it->last});
@@ -271,7 +284,8 @@ void AlertEngine::Observe(std::string_view ip, EventTimeMs time,
     return;
   }
   newest_ = std::max(newest_, time);
-  it->second.Observe(ip, time, collection, action, *rules_, fired);
+  it->second.Observe(ip, time, names_.Intern(collection), names_.Intern(action),
+                     action == "login", *rules_, names_, fired);
   if (!it->second.listed) {
     it->second.listed = true;
     changed_.push_back(&*it);
@@ -314,6 +328,19 @@ void AlertEngine::TakeChanges(std::vector<IpChange>& out) {
       ++it;
     }
   }
+  if (names_.size() > compact_at_) {
+    CompactNames();
+  }
+}
+
+void AlertEngine::CompactNames() {
+  StringPool kept;
+  for (auto& [ip, activity] : ips_) {
+    activity.RemapNames(
+        [&](uint32_t id) { return kept.Intern(names_.Get(id)); });
+  }
+  names_ = std::move(kept);
+  compact_at_ = std::max(kMinNamesToCompact, 2 * names_.size());
 }
 
 AlertEngine::Map::iterator AlertEngine::Entry(std::string_view ip) {

@@ -20,7 +20,7 @@
 // changed since the last flush, minute by minute, so the aggregator
 // persists only that: per IP and minute the counts and first/last times,
 // and per IP its cooldowns. The names behind an alert's detail (which
-// collections, which actions) stay in memory.
+// collections, which actions) stay in memory, interned once per engine.
 //
 // Not thread-safe; owned by the aggregator thread.
 
@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "aggregator/string_map.h"
+#include "aggregator/string_pool.h"
 #include "common/status.h"
 #include "common/time_util.h"
 
@@ -113,10 +114,11 @@ struct IpChange {
 
 class IpActivity {
  public:
-  // Adds one event; appends any alert it fires.
-  void Observe(std::string_view ip, EventTimeMs time,
-               std::string_view collection, std::string_view action,
-               const AlertRules& rules, std::vector<Alert>& fired);
+  // Adds one event, its collection and action interned in `names`;
+  // appends any alert it fires.
+  void Observe(std::string_view ip, EventTimeMs time, uint32_t collection,
+               uint32_t action, bool login, const AlertRules& rules,
+               const StringPool& names, std::vector<Alert>& fired);
 
   // True when nothing here can matter again: the newest minute is older
   // than every window and cooldown, as of `now_minute`.
@@ -130,7 +132,55 @@ class IpActivity {
   // Moves what changed since the last call into `out`.
   void CollectChanges(IpChange& out);
 
+  // Replaces every interned name id by fn(id).
+  template <typename Fn>
+  void RemapNames(Fn&& fn) {
+    for (Minute& m : minutes_) {
+      m.names.RemapIds([&](uint32_t id) {
+        return fn(id & ~kActionBit) | (id & kActionBit);
+      });
+    }
+  }
+
  private:
+  // One name's count in a minute: collections and actions are interned in
+  // the engine's pool; the top bit of `id` marks an action.
+  struct NameCount {
+    uint32_t id = 0;
+    uint32_t count = 0;
+  };
+  static constexpr uint32_t kActionBit = 1u << 31;
+
+  // A minute's names: most minutes of an IP hold one or two events, so
+  // the first few live inline and need no allocation.
+  class NameCounts {
+   public:
+    void Bump(uint32_t id);
+    template <typename Fn>
+    void ForEach(Fn&& fn) const {
+      for (uint32_t i = 0; i < inline_size_; ++i) {
+        fn(inline_[i]);
+      }
+      for (const NameCount& n : more_) {
+        fn(n);
+      }
+    }
+    template <typename Fn>
+    void RemapIds(Fn&& fn) {
+      for (uint32_t i = 0; i < inline_size_; ++i) {
+        inline_[i].id = fn(inline_[i].id);
+      }
+      for (NameCount& n : more_) {
+        n.id = fn(n.id);
+      }
+    }
+
+   private:
+    std::array<NameCount, 4> inline_;
+    uint32_t inline_size_ = 0;
+    std::vector<NameCount> more_;
+  };
+
   struct Minute {
     int64_t minute = 0;
     int64_t count = 0;
@@ -139,13 +189,18 @@ class IpActivity {
     EventTimeMs last = 0;
     bool detail = true;  // false once restored: names are not persisted
     bool dirty = false;  // changed since the last CollectChanges
-    std::vector<std::pair<std::string, int64_t>> collections;
-    std::vector<std::pair<std::string, int64_t>> actions;
+    NameCounts names;
   };
 
   Minute& Slot(int64_t minute, const AlertRules& rules);
+  // The first minute at or after `minute`.
+  std::deque<Minute>::iterator FindMinute(int64_t minute);
+  // The sum of counts (or logins) in the window of `window` minutes
+  // ending at minute `end`.
+  int64_t WindowSum(int64_t end, int64_t window, bool logins_only) const;
   Alert MakeAlert(std::string_view rule, std::string_view ip, int64_t minute,
-                  int64_t window_min, int64_t count, int64_t threshold) const;
+                  int64_t window_min, int64_t count, int64_t threshold,
+                  const StringPool& names) const;
 
   std::deque<Minute> minutes_;  // ascending, within the longest window
   int64_t held_count_ = 0;      // sum over minutes_, an upper bound
@@ -184,6 +239,8 @@ class AlertEngine {
   void RestoreCooldowns(std::string_view ip, int64_t suspicious_until,
                         int64_t login_until);
   size_t size() const { return ips_.size(); }
+  // Collection and action names held for the windows' alert detail.
+  size_t name_count() const { return names_.size(); }
 
  private:
   const AlertRules* rules_;
@@ -194,8 +251,16 @@ class AlertEngine {
   // The IP's entry, created (and checked against the allow-list, once)
   // if new.
   Map::iterator Entry(std::string_view ip);
+  // Rebuilds the name pool from the names the windows still hold. Names
+  // are an open set (whatever clients send), so the pool is rebuilt once
+  // it has doubled since the last time: it stays within twice the names
+  // in use, at a cost spread over the names added.
+  void CompactNames();
 
   Map ips_;
+  StringPool names_;
+  size_t compact_at_ = kMinNamesToCompact;
+  static constexpr size_t kMinNamesToCompact = 4096;
   // IPs changed since the last TakeChanges (nodes are stable until erased,
   // which only TakeChanges does after reading this).
   std::vector<Map::value_type*> changed_;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
@@ -366,6 +367,75 @@ TEST_F(TakeChangesTest, IpAllowedAfterARestartDropsItsRestoredPieces) {
   ASSERT_EQ(changes.count("203.0.113.5"), 1u);
   EXPECT_TRUE(changes["203.0.113.5"].expired);
   EXPECT_TRUE(Take().empty()) << "reported once";
+}
+
+// Collection names are whatever clients send. A stream of new names (here
+// 100 a minute, one per noise IP) must not grow the engine's name pool
+// without bound, and an alert whose window spans a rebuild of the pool
+// must still name its collections right.
+TEST(AlertNamesTest, NamePoolStaysBoundedAndAlertsKeepTheirNames) {
+  AlertRules rules;
+  AlertEngine engine(&rules);
+  std::vector<Alert> fired;
+  std::vector<IpChange> changes;
+  constexpr std::string_view kAttacker = "203.0.113.66";
+  // The attacker's collection changes every 10 minutes, so names held
+  // across a rebuild were interned both before and after it.
+  auto attacker_collection = [](int64_t minute) {
+    return "a-" + std::to_string(minute / 10);
+  };
+
+  int64_t rebuilt_at = -1, burst_at = -1;
+  size_t peak = 0, last = 0, names = 0;
+  for (int64_t m = 0; m < 300; ++m) {
+    engine.set_now(At(m, 59));
+    for (int k = 0; k < 100; ++k) {
+      engine.Observe("10.0.1." + std::to_string(k), At(m, k % 60),
+                     "noise-" + std::to_string(names++), "create", fired);
+    }
+    // One event a minute; 30 minutes after a rebuild, 42 more, which
+    // make a window of 101.
+    if (burst_at < 0 || m < burst_at) {
+      engine.Observe(kAttacker, At(m), attacker_collection(m), "update", fired);
+    } else if (m == burst_at) {
+      for (int i = 0; i < 42; ++i) {
+        engine.Observe(kAttacker, At(m, i), "burst", "update", fired);
+      }
+    }
+    engine.TakeChanges(changes);
+    changes.clear();
+    size_t now = engine.name_count();
+    if (now < last && m > 150 && rebuilt_at < 0) {
+      rebuilt_at = m;
+      burst_at = m + 30;
+    }
+    last = now;
+    peak = std::max(peak, now);
+  }
+
+  // 30,000 names seen, about 6,000 in the windows at any time.
+  EXPECT_GT(rebuilt_at, 0) << "the pool was never rebuilt";
+  EXPECT_LT(peak, 15'000u) << names << " names seen";
+  ASSERT_EQ(fired.size(), 1u);
+  const Alert& a = fired[0];
+  EXPECT_EQ(a.ip, kAttacker);
+  EXPECT_EQ(a.count, 101);
+  EXPECT_EQ(a.window_end, At(burst_at + 1));
+
+  // What the window held, busiest first, ties by name.
+  std::map<std::string, int64_t> held{{"burst", 42}};
+  for (int64_t m = burst_at - 59; m < burst_at; ++m) {
+    held[attacker_collection(m)] += 1;
+  }
+  std::vector<std::pair<std::string, int64_t>> top(held.begin(), held.end());
+  std::stable_sort(top.begin(), top.end(), [](const auto& x, const auto& y) {
+    return x.second > y.second;
+  });
+  top.resize(5);
+  EXPECT_EQ(a.collections, static_cast<int64_t>(held.size()));
+  EXPECT_EQ(a.top_collections, top);
+  using Counts = std::vector<std::pair<std::string, int64_t>>;
+  EXPECT_EQ(a.top_actions, (Counts{{"update", 101}}));
 }
 
 }  // namespace

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "aggregator/flat_map.h"
+#include "aggregator/string_pool.h"
 #include "common/hll.h"
 #include "common/time_util.h"
 
@@ -44,22 +45,6 @@ std::string_view GranularityCode(Granularity g);  // "m", "h", "d"
 // The code of a set of granularities (bit g: Granularity g), finest first:
 // "mhd" for all three.
 std::string_view GranularitiesCode(uint8_t grains);
-
-// Interned strings and their HLL hashes, for one batch.
-class StringPool {
- public:
-  uint32_t Intern(std::string_view s);
-  std::string_view Get(uint32_t id) const { return strings_[id]; }
-  uint64_t Hash(uint32_t id);  // HllHashBytes, computed once
-  size_t size() const { return strings_.size(); }
-  void Clear();
-
- private:
-  std::deque<std::string> strings_;  // stable addresses for the views
-  std::vector<uint64_t> hashes_;
-  std::vector<bool> hashed_;
-  FlatMap<std::string_view, uint32_t, std::hash<std::string_view>> ids_;
-};
 
 struct RollupKey {
   Granularity g;
