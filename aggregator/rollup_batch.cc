@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "common/hex.h"
 #include "common/json_writer.h"
 
 namespace pulse::aggregator {
@@ -11,14 +12,6 @@ namespace {
 
 // Per-entry overhead of the JSON arrays, for ApproximateBytes().
 constexpr size_t kEntryBytes = 48;
-
-void AppendHex(std::string& out, std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xF]);
-  }
-}
 
 // The granularities set in `mask`, finest first.
 template <typename Fn>

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/config.h"
+#include "common/hex.h"
 #include "common/log.h"
 
 namespace pulse {
@@ -292,13 +293,8 @@ std::string PgConn::LastError() const {
 }
 
 std::string ByteaHex(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\\x";
-  out.reserve(2 + bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 0xF]);
-  }
+  AppendHex(out, bytes);
   return out;
 }
 
