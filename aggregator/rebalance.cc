@@ -59,6 +59,11 @@ Status Aggregator::Claim(const std::vector<int32_t>& partitions) {
   // the record read back: the partition is then restored past it.
   // TODO(#3): two processes restoring the partition before either's claim
   // is stored take the same generation, and neither fences the other.
+  // Nothing is counted twice (the sink applies each offset range once,
+  // whoever sent it), but if the process losing the partition publishes
+  // first, the owner's batches are rejected as out of sequence until the
+  // next rebalance. Telling the two apart needs the group's generation,
+  // which librdkafka does not expose.
   if (partitions.empty()) {
     return Status::Ok();
   }
