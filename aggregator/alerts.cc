@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <map>
 
 #include "common/json_writer.h"
 
@@ -13,17 +12,16 @@ namespace {
 
 constexpr size_t kTop = 5;
 
-// Sums per-name counts over minutes and keeps the largest few.
+// The largest few of per-name totals, ties by name.
 std::vector<std::pair<std::string, int64_t>> Top(
-    const std::map<std::string_view, int64_t>& totals) {
-  std::vector<std::pair<std::string, int64_t>> v(totals.begin(), totals.end());
-  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
-    return a.second > b.second;
-  });
-  if (v.size() > kTop) {
-    v.resize(kTop);
-  }
-  return v;
+    std::vector<std::pair<std::string_view, int64_t>>& totals) {
+  size_t n = std::min(totals.size(), kTop);
+  std::partial_sort(totals.begin(), totals.begin() + n, totals.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.second != b.second ? a.second > b.second
+                                                  : a.first < b.first;
+                    });
+  return {totals.begin(), totals.begin() + n};
 }
 
 }  // namespace
@@ -65,15 +63,15 @@ void Alert::AppendJson(std::string& out) const {
 }
 
 void IpActivity::NameCounts::Bump(uint32_t id) {
-  for (uint32_t i = 0; i < inline_size_; ++i) {
-    if (inline_[i].id == id) {
-      ++inline_[i].count;
-      return;
-    }
-  }
-  for (NameCount& n : more_) {
+  // A found name trades places with the one before it, so a busy
+  // minute's frequent names drift to the front of the scan.
+  for (uint32_t i = 0; i < size(); ++i) {
+    NameCount& n = At(i);
     if (n.id == id) {
       ++n.count;
+      if (i > 0) {
+        std::swap(n, At(i - 1));
+      }
       return;
     }
   }
@@ -207,7 +205,10 @@ Alert IpActivity::MakeAlert(std::string_view rule, std::string_view ip,
   a.id = fmt::format("{}:{}:{}", rule, ip, FormatRfc3339Ms(a.window_start));
 
   // What the window held: distinct collections, the busiest ones, and when.
-  std::map<std::string_view, int64_t> collections, actions;
+  // Totals are summed per name id (slot 2 * id for a collection, + 1 for
+  // an action), remembering which slots were touched.
+  std::vector<int64_t> sums(2 * names.size());
+  std::vector<size_t> touched;
   a.first_seen = INT64_MAX;
   a.last_seen = INT64_MIN;
   for (const Minute& m : minutes_) {
@@ -215,12 +216,23 @@ Alert IpActivity::MakeAlert(std::string_view rule, std::string_view ip,
       continue;
     }
     m.names.ForEach([&](const NameCount& n) {
-      auto& totals = (n.id & kActionBit) ? actions : collections;
-      totals[names.Get(n.id & ~kActionBit)] += n.count;
+      size_t slot =
+          2 * size_t{n.id & ~kActionBit} + ((n.id & kActionBit) != 0 ? 1 : 0);
+      touched.push_back(slot);
+      sums[slot] += n.count;
     });
     a.first_seen = std::min(a.first_seen, m.first);
     a.last_seen = std::max(a.last_seen, m.last);
     a.detail_complete = a.detail_complete && m.detail;
+  }
+  std::vector<std::pair<std::string_view, int64_t>> collections, actions;
+  for (size_t slot : touched) {
+    if (sums[slot] != 0) {
+      auto& totals = (slot & 1) != 0 ? actions : collections;
+      totals.emplace_back(names.Get(static_cast<uint32_t>(slot / 2)),
+                          sums[slot]);
+      sums[slot] = 0;  // taken
+    }
   }
   a.collections = static_cast<int64_t>(collections.size());
   a.top_collections = Top(collections);

@@ -176,6 +176,13 @@ class IpActivity {
     }
 
    private:
+    uint32_t size() const {
+      return inline_size_ + static_cast<uint32_t>(more_.size());
+    }
+    NameCount& At(uint32_t i) {
+      return i < inline_.size() ? inline_[i] : more_[i - inline_.size()];
+    }
+
     std::array<NameCount, 4> inline_;
     uint32_t inline_size_ = 0;
     std::vector<NameCount> more_;
