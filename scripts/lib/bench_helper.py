@@ -636,18 +636,29 @@ def cmd_freshness(a):
 
 
 def cmd_gbench(a):
+    """One record per benchmark: the median of its repetitions when it
+    ran several (the machine is noisy), else its single run."""
     with open(a.json) as f:
-        data = json.load(f)
-    for b in data.get("benchmarks", []):
-        if b.get("run_type") == "aggregate":
-            continue
+        runs = json.load(f).get("benchmarks", [])
+    medians = {b["run_name"]: b for b in runs
+               if b.get("run_type") == "aggregate"
+               and b.get("aggregate_name") == "median"}
+    first, counts = {}, {}
+    for b in runs:
+        if b.get("run_type") != "aggregate":
+            name = b.get("run_name", b["name"])
+            first.setdefault(name, b)
+            counts[name] = counts.get(name, 0) + 1
+    for name, run in first.items():
+        b = medians.get(name, run)
         append(a.results, {
-            "kind": "gbench", "program": a.program, "name": b["name"],
+            "kind": "gbench", "program": a.program, "name": name,
             "time": b.get("real_time"), "cpu_time": b.get("cpu_time"),
             "unit": b.get("time_unit"), "iterations": b.get("iterations"),
+            "repetitions": counts[name],
             "items_per_second": b.get("items_per_second"),
             "bytes_per_second": b.get("bytes_per_second"),
-            "error": b.get("error_message")})
+            "error": run.get("error_message")})
 
 
 def cmd_merge(a):

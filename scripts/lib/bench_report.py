@@ -376,7 +376,8 @@ class Report:
                  "`BM_FromEmbeddedBroker` reads through the embedded "
                  "broker; their time is wall time). items/s: rows decoded, "
                  "events applied, sketch operations or rollup rows written, "
-                 "as each program defines.", "")
+                 "as each program defines. Each figure is the median of "
+                 "the benchmark's repetitions (column `reps`).", "")
         goals = [("BM_PerEventHotPath/max_batch_bytes:900000", 500e3,
                   "aggregator per event, one core, default message cap "
                   ">= 500k events/s"),
@@ -387,20 +388,23 @@ class Report:
             b = latest.get(("aggregator_bench", name))
             if b and b.get("items_per_second") is not None:
                 self.target(what, b["items_per_second"] >= goal,
-                            fmt_rate(b["items_per_second"]) + " events/s")
+                            "%s events/s (median of %d)" % (
+                                fmt_rate(b["items_per_second"]),
+                                b.get("repetitions", 1)))
         rows = []
         for b in gb:
             if b.get("error"):
                 rows.append([b["program"], "`%s`" % b["name"], "-", "-",
-                             "skipped: " + b["error"]])
+                             "skipped: " + b["error"], "-"])
                 continue
             rows.append([b["program"], "`%s`" % b["name"],
                          fmt_duration(b["time"], b["unit"]),
                          fmt_rate(b["items_per_second"]),
                          "" if not b.get("bytes_per_second") else
-                         "{:,.0f} MB/s".format(b["bytes_per_second"] / 1e6)])
+                         "{:,.0f} MB/s".format(b["bytes_per_second"] / 1e6),
+                         str(b.get("repetitions", 1))])
         self.table(["program", "benchmark", "time per iteration", "items/s",
-                    ""], rows)
+                    "", "reps"], rows)
         ran = {b["program"] for b in gb}
         missing = {x["program"]: x for x in self.of("gbench_missing")
                    if x["program"] not in ran}.values()
