@@ -264,10 +264,10 @@ class AlertEngine {
   // in use, at a cost spread over the names added.
   void CompactNames();
 
+  static constexpr size_t kMinNamesToCompact = 4096;
   Map ips_;
   StringPool names_;
   size_t compact_at_ = kMinNamesToCompact;
-  static constexpr size_t kMinNamesToCompact = 4096;
   // IPs changed since the last TakeChanges (nodes are stable until erased,
   // which only TakeChanges does after reading this).
   std::vector<Map::value_type*> changed_;
