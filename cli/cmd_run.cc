@@ -123,7 +123,9 @@ int RunAll(const CommonFlags& flags) {
   }
 
   // TODO(#5): a 1M-row backfill takes 20-24 s here, not 10 s: the sink's
-  // ~2M rollup upserts share two cores with PostgreSQL's decoding.
+  // ~2M rollup upserts share two cores with PostgreSQL's decoding. The
+  // first 3 s are the embedded broker's first group join; with one
+  // member per group, assigning partitions directly would save them.
   // The sink first (it creates the schema the others read), then the
   // aggregator, then the ingest.
   Stages stages;
