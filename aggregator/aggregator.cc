@@ -165,13 +165,12 @@ Status Aggregator::Init() {
   PULSE_ASSIGN_OR_RETURN(cluster_id_,
                          BrokerIncarnation(producer_.get(), 15000));
 
-  KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(topics.get(), o_.topics.activity.c_str(),
-                                    RD_KAFKA_PARTITION_UA);
-  PULSE_RETURN_IF_ERROR(KafkaStatus(
-      rd_kafka_subscribe(consumer_.get(), topics.get()), "subscribe"));
+  PULSE_RETURN_IF_ERROR(ConsumeTopic(
+      consumer_.get(), o_.topics.activity, o_.assign_all,
+      [this](rd_kafka_topic_partition_list_t* all) { return Assign(all); }));
   log_.Info("aggregator_started",
             {{"group", o_.group},
+             {"assignment", o_.assign_all ? "all" : "group"},
              {"topic", o_.topics.activity},
              {"flush_interval_ms", o_.flush_interval.count()},
              {"cluster", cluster_id_}});

@@ -56,6 +56,10 @@ struct AggregatorOptions {
   int64_t max_unapplied = 0;
   // A partition read for the first time may begin after offset zero.
   bool allow_late_start = false;
+  // Take every partition at start instead of joining the consumer group:
+  // for `pulse run` on its embedded broker, where this is the only
+  // member (a group's first join waits 3 s for others).
+  bool assign_all = false;
   std::chrono::milliseconds progress_interval{5000};
 };
 

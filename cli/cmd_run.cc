@@ -105,6 +105,8 @@ int RunAll(const CommonFlags& flags) {
     }
   }
   ingest_options->pace_by_consumed = embedded;
+  aggregator_options->assign_all = embedded;
+  sink_options->assign_all = embedded;
 
   // The embedded broker answers a fetch that finds no data only after the
   // whole fetch.wait.max.ms (librdkafka's default 500 ms): it does not wake
@@ -123,9 +125,7 @@ int RunAll(const CommonFlags& flags) {
   }
 
   // TODO(#5): a 1M-row backfill takes 20-24 s here, not 10 s: the sink's
-  // ~2M rollup upserts share two cores with PostgreSQL's decoding. The
-  // first 3 s are the embedded broker's first group join; with one
-  // member per group, assigning partitions directly would save them.
+  // ~2M rollup upserts share two cores with PostgreSQL's decoding.
   // The sink first (it creates the schema the others read), then the
   // aggregator, then the ingest.
   Stages stages;

@@ -133,6 +133,23 @@ Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic,
   return count;
 }
 
+Status ConsumeTopic(
+    rd_kafka_t* consumer, const std::string& topic, bool all,
+    const std::function<Status(rd_kafka_topic_partition_list_t*)>& assign) {
+  if (all) {
+    PULSE_ASSIGN_OR_RETURN(int count, PartitionCount(consumer, topic, 15000));
+    KafkaPartitionList partitions(rd_kafka_topic_partition_list_new(count));
+    for (int32_t p = 0; p < count; ++p) {
+      rd_kafka_topic_partition_list_add(partitions.get(), topic.c_str(), p);
+    }
+    return assign(partitions.get());
+  }
+  KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  return KafkaStatus(rd_kafka_subscribe(consumer, topics.get()), "subscribe");
+}
+
 Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic,
                        int32_t partition, int64_t& low, int64_t& high,
                        int timeout_ms) {

@@ -10,6 +10,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -69,6 +70,14 @@ Result<KafkaConf> MakeKafkaConf(const std::map<std::string, std::string>& base,
 // The partition count of `topic`, from cluster metadata.
 Result<int> PartitionCount(rd_kafka_t* rk, const std::string& topic,
                            int timeout_ms);
+
+// Starts consuming `topic`. With `all`, every partition at once, handed
+// to `assign` (a sole consumer needs no group, whose first join waits
+// 3 s for other members); else as a member of the consumer's group, the
+// partitions arriving through its rebalance callback.
+Status ConsumeTopic(
+    rd_kafka_t* consumer, const std::string& topic, bool all,
+    const std::function<Status(rd_kafka_topic_partition_list_t*)>& assign);
 
 // Low and high watermarks of a partition, asked of the broker.
 Status QueryWatermarks(rd_kafka_t* rk, const std::string& topic,

@@ -141,12 +141,14 @@ Status Sink::Init() {
   }
   PULSE_ASSIGN_OR_RETURN(cluster_, BrokerIncarnation(consumer_.get(), 15000));
 
-  KafkaPartitionList topics(rd_kafka_topic_partition_list_new(1));
-  rd_kafka_topic_partition_list_add(topics.get(), o_.topics.rollups.c_str(),
-                                    RD_KAFKA_PARTITION_UA);
-  PULSE_RETURN_IF_ERROR(KafkaStatus(
-      rd_kafka_subscribe(consumer_.get(), topics.get()), "subscribe"));
+  PULSE_RETURN_IF_ERROR(
+      ConsumeTopic(consumer_.get(), o_.topics.rollups, o_.assign_all,
+                   [this](rd_kafka_topic_partition_list_t* all) {
+                     OnRebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, all);
+                     return fatal_;
+                   }));
   log_.Info("sink_started", {{"topic", o_.topics.rollups},
+                             {"assignment", o_.assign_all ? "all" : "group"},
                              {"schema_version", schema_.version},
                              {"hll", schema_.hll}});
   return Status::Ok();

@@ -34,6 +34,9 @@ struct SinkOptions {
   std::string target_url;
   RetentionSettings retention;
   int batch_messages = 200;
+  // Take every partition at start instead of joining the consumer group
+  // (`pulse run` on its embedded broker; see AggregatorOptions).
+  bool assign_all = false;
   std::chrono::milliseconds retention_interval{600000};
   std::chrono::milliseconds progress_interval{5000};
 };

@@ -83,6 +83,16 @@ TEST_F(RunTest, KillNineOfPulseRunLosesNothingAndCountsNothingTwice) {
   ASSERT_TRUE(
       WaitFor([&] { return EventsApplied(conn_) > 10000; }, seconds(90)))
       << run->Stderr().substr(0, 4000);
+  // The only consumers of the in-process broker take every partition
+  // rather than wait for a consumer group to form.
+  for (const char* started : {"aggregator_started", "sink_started"}) {
+    std::string log = run->Stderr();
+    size_t at = log.find(started);
+    ASSERT_NE(at, std::string::npos) << started;
+    EXPECT_NE(log.substr(at, log.find('\n', at) - at).find("assignment=all"),
+              std::string::npos)
+        << log.substr(at, 300);
+  }
 
   // Kill mid-stream twice; each restart has a fresh in-memory broker.
   for (int i = 0; i < 2; ++i) {
