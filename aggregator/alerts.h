@@ -136,8 +136,8 @@ class IpActivity {
   template <typename Fn>
   void RemapNames(Fn&& fn) {
     for (Minute& m : minutes_) {
-      m.names.RemapIds([&](uint32_t id) {
-        return fn(id & ~kActionBit) | (id & kActionBit);
+      m.names.ForEach([&](NameCount& n) {
+        n.id = fn(n.id & ~kActionBit) | (n.id & kActionBit);
       });
     }
   }
@@ -158,24 +158,23 @@ class IpActivity {
     void Bump(uint32_t id);
     template <typename Fn>
     void ForEach(Fn&& fn) const {
-      for (uint32_t i = 0; i < inline_size_; ++i) {
-        fn(inline_[i]);
-      }
-      for (const NameCount& n : more_) {
-        fn(n);
-      }
+      Each(*this, fn);
     }
     template <typename Fn>
-    void RemapIds(Fn&& fn) {
-      for (uint32_t i = 0; i < inline_size_; ++i) {
-        inline_[i].id = fn(inline_[i].id);
-      }
-      for (NameCount& n : more_) {
-        n.id = fn(n.id);
-      }
+    void ForEach(Fn&& fn) {
+      Each(*this, fn);
     }
 
    private:
+    template <typename Self, typename Fn>
+    static void Each(Self& self, Fn& fn) {
+      for (uint32_t i = 0; i < self.inline_size_; ++i) {
+        fn(self.inline_[i]);
+      }
+      for (auto& n : self.more_) {
+        fn(n);
+      }
+    }
     uint32_t size() const {
       return inline_size_ + static_cast<uint32_t>(more_.size());
     }
