@@ -168,6 +168,11 @@ class Hll {
   // True for the empty type and for an explicit list with no hashes.
   bool empty() const;
   bool undefined() const { return rep_ == Rep::kUndefined; }
+  // The hashes of an exact sketch (empty or explicit), ascending as signed
+  // values; nullptr once it holds registers or is undefined.
+  const std::vector<int64_t>* exact_hashes() const {
+    return rep_ == Rep::kEmpty || rep_ == Rep::kExplicit ? &explicit_ : nullptr;
+  }
   // Bytes held: sizeof(Hll) (88) plus 8 per explicit hash of capacity, or
   // plus 2^log2m once registers are in use.
   size_t MemoryBytes() const;

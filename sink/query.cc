@@ -155,12 +155,21 @@ Status MergeSketch(std::string_view text, std::string_view where, Hll& into) {
   return into.Merge(*h).WithContext(where);
 }
 
-// Fills the unique-count column from sketches merged here, for databases
-// without the hll extension. Reads the same segments the SQL function read.
+// Fills the unique counts SQL left NULL from sketches merged here, for
+// databases without the hll extension (collection counts of keys with
+// bitmaps are answered in SQL already). Reads the same segments the SQL
+// function read.
 Status FillUniquesFromSketches(PgConn& conn, const QuestionSpec& spec,
                                const QueryOptions& o, QueryTable& t) {
   const SketchSource& src = *spec.sketches;
   const bool keyed = o.question != Question::kUniqueUsers;
+  bool any_null = false;
+  for (const auto& row : t.rows) {
+    any_null = any_null || !row[src.column];
+  }
+  if (!any_null) {
+    return Status::Ok();
+  }
 
   // The segments: the same rule, the same notices (dropped as duplicates).
   PULSE_ASSIGN_OR_RETURN(
@@ -202,6 +211,9 @@ Status FillUniquesFromSketches(PgConn& conn, const QuestionSpec& spec,
 
   // Estimates replace the NULLs the SQL function returned.
   for (auto& row : t.rows) {
+    if (row[src.column]) {
+      continue;
+    }
     uint64_t estimate = all.Estimate();
     if (keyed) {
       auto it = row[0] ? per_key.find(*row[0]) : per_key.end();

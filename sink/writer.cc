@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "common/copy_text.h"
 #include "common/crash_point.h"
 #include "common/log.h"
+#include "sink/collection_bits.h"
 #include "sink/delta_set.h"
 
 namespace pulse::sink {
@@ -52,7 +55,7 @@ CREATE TEMP TABLE IF NOT EXISTS pulse_s_keys (
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS pulse_s_sketch (
   kind text, grain text, bucket timestamptz, name text, n bigint,
-  logins bigint, estimate bigint, sketch text
+  logins bigint, estimate bigint, sketch text, bits bit(256)
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS pulse_s_alert (
   id text, rule text, ip text, window_start timestamptz,
@@ -275,6 +278,14 @@ Status Writer::WriteDeltas(DeltaSet& deltas, ApplyReport& report) {
   }
   auto t1 = std::chrono::steady_clock::now();
 
+  // Collections named in this batch get their bitmap numbers first.
+  std::set<std::string> names;
+  for (const auto& [key, count] : deltas.activity()) {
+    names.insert(std::get<2>(key));
+  }
+  PULSE_ASSIGN_OR_RETURN(CollectionBits bits,
+                         CollectionBits::LoadAndRegister(conn_, names));
+
   // Staging rows: activity deltas, and sketch rows carrying the union.
   std::string activity;
   for (const auto& [key, count] : deltas.activity()) {
@@ -298,6 +309,12 @@ Status Writer::WriteDeltas(DeltaSet& deltas, ApplyReport& report) {
     sketches += fmt::format("\t{}\t{}\t{}\t", row.count, row.logins,
                             row.sketch.Estimate());
     AppendCopyText(Hex(row.sketch.Serialize()), sketches);
+    std::optional<std::string> bitmap;
+    if (kind != Kind::kCollection) {
+      bitmap = bits.BitmapOf(row.sketch);
+    }
+    sketches += '\t';
+    sketches += bitmap ? *bitmap : "\\N";
     sketches += '\n';
   }
   PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_activity", activity));
@@ -328,17 +345,30 @@ Status Writer::WriteDeltas(DeltaSet& deltas, ApplyReport& report) {
           schema_.hll ? fmt::format("round({}.hll_cardinality({}))::bigint",
                                     hll, sketch)
                       : fmt::format("excluded.{}", c.estimate);
+      // Bitmaps of user and IP rows: OR the delta's in, where the
+      // database unions sketches; without the extension the staged
+      // sketch, and so its bitmap, already is the whole union.
+      bool bitmap = k != Kind::kCollection;
+      std::string bits_column = bitmap ? ", collections_bits" : "";
+      std::string bits_value = bitmap ? ", bits" : "";
+      std::string bits_update;
+      if (bitmap) {
+        bits_update = schema_.hll ? ", collections_bits = t.collections_bits "
+                                    "| excluded.collections_bits"
+                                  : ", collections_bits = "
+                                    "excluded.collections_bits";
+      }
       sql += fmt::format(
           "INSERT INTO pulse.{0}_{1} AS t (bucket, {2}, activity_count, "
-          "{4}{3}, {5}) SELECT bucket, name, n, {6}estimate, sketch::{7} "
-          "FROM pulse_s_sketch WHERE kind = '{8}' AND grain = '{1}' "
-          "ON CONFLICT (bucket, {2}) DO UPDATE SET activity_count = "
-          "t.activity_count + excluded.activity_count, {3} = {10}, "
-          "{5} = {11}{9}, updated_at = now();\n",
+          "{4}{3}, {5}{12}) SELECT bucket, name, n, {6}estimate, "
+          "sketch::{7}{13} FROM pulse_s_sketch WHERE kind = '{8}' AND "
+          "grain = '{1}' ON CONFLICT (bucket, {2}) DO UPDATE SET "
+          "activity_count = t.activity_count + excluded.activity_count, "
+          "{3} = {10}, {5} = {11}{9}{14}, updated_at = now();\n",
           c.table, grain, c.name, c.estimate, ip ? "login_count, " : "",
           c.sketch, ip ? "logins, " : "", type, KindCode(k),
           ip ? ", login_count = t.login_count + excluded.login_count" : "",
-          estimate, sketch);
+          estimate, sketch, bits_column, bits_value, bits_update);
     }
   }
   auto t2 = std::chrono::steady_clock::now();

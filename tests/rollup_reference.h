@@ -4,7 +4,8 @@
 // word for word (hll_add_agg with hll(15, 5, -1, 1) of hll_hash_text of
 // the user's or collection's text). Tests compare the SQL functions built
 // on these tables with the raw queries; what the sink writes must equal
-// what this writes.
+// what this writes. Collections are numbered for the bitmaps in name
+// order (pulse.collection_bits), the order migration 004 uses.
 //
 // Inserts are in bucket order, as a sink appending over time would, so
 // measurements on these tables see a realistic physical layout.
@@ -26,6 +27,9 @@ struct RollupReferenceOptions {
   // Store sketches as bytea (databases without the extension: install it
   // elsewhere, e.g. in a scratch schema, just for building).
   bool bytea = false;
+  // Fill collections_bits (else NULL everywhere, as rows written before
+  // migration 004 are).
+  bool bitmaps = true;
 };
 
 // Empties the rollup tables and rebuilds them from the raw table.

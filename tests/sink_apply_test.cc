@@ -3,6 +3,7 @@
 // the tables. Without the hll extension the sketches are unioned in C++
 // and stored byte for byte as the extension would.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "common/hll.h"
@@ -228,6 +229,61 @@ TEST_F(SinkApplyTest, WithoutHllExtensionSketchesAreUnionedInCpp) {
   EXPECT_EQ(row->GetInt(0, 0), 5);
   EXPECT_EQ(row->GetInt(0, 1), 4);
   EXPECT_EQ(row->GetString(0, 2), ByteaHex(want.Serialize()));
+}
+
+// A day-bucket user row of `user` touching `collections`, with the
+// activity rows that name them.
+void AddUserDay(RollupMessage& m, const std::string& user,
+                const std::vector<std::string>& collections) {
+  EventTimeMs day = FloorTo(kHour, kMsPerDay);
+  Hll sketch;
+  for (const std::string& c : collections) {
+    sketch.Add(HllHashBytes(c));
+    m.activity.push_back({Grain::kDay, day, c, "read", 1});
+  }
+  auto n = static_cast<int64_t>(collections.size());
+  m.users.push_back(
+      SketchDelta{Grain::kDay, day, user, n, 0, sketch.Serialize()});
+  m.events += n;
+}
+
+TEST_F(SinkApplyTest, CollectionsPastTheLastBitAreAnsweredFromSketches) {
+  Open(SharedPgServer().CreateDatabase("sinkbits"));
+  // 301 collections: "articles" (of Message) and c000 to c254 get the
+  // 256 bits, in name order; c255 to c299 get none.
+  std::vector<std::string> all;
+  for (int i = 0; i < 300; ++i) {
+    all.push_back(fmt::format("c{:03}", i));
+  }
+  RollupMessage first = Message(0, 10, {});
+  AddUserDay(first, "everywhere", all);
+  AddUserDay(first, "early", {"c000", "c001", "c002"});
+  AddUserDay(first, "late", {"c000", "c299"});
+  RollupMessage second = Message(10, 20, {});
+  AddUserDay(second, "early", {"c002", "c003"});
+  Apply({first});
+  Apply({second});
+
+  // Rows with a collection past the last bit keep NULL; the others OR.
+  auto rows = reader_.Exec(
+      "SELECT (SELECT count(*) FROM pulse.collection_bits), "
+      "(SELECT max(bit) FROM pulse.collection_bits WHERE collection = "
+      "'c254'), string_agg(user_id || '=' || coalesce(bit_count("
+      "collections_bits)::text, 'null'), ' ' ORDER BY user_id) FROM "
+      "pulse.user_day");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(rows->GetInt(0, 0), 256);
+  EXPECT_EQ(rows->GetInt(0, 1), 255);
+  EXPECT_EQ(rows->GetString(0, 2), "early=4 everywhere=null late=null");
+
+  // The function answers every user, from bits or from sketches.
+  EventTimeMs day = FloorTo(kHour, kMsPerDay);
+  auto answer = reader_.Exec(
+      "SELECT string_agg(\"user\" || '=' || collections_accessed, ' ' "
+      "ORDER BY \"user\") FROM pulse.user_engagement($1, $2)",
+      {FormatRfc3339Ms(day), FormatRfc3339Ms(day + kMsPerDay)});
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_EQ(answer->GetString(0, 0), "early=4 everywhere=300 late=2");
 }
 
 }  // namespace
