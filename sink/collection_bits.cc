@@ -1,11 +1,10 @@
 #include "sink/collection_bits.h"
 
-#include <fmt/format.h>
-
 #include <array>
 #include <atomic>
 #include <vector>
 
+#include "common/hex.h"
 #include "common/log.h"
 
 namespace pulse::sink {
@@ -81,11 +80,16 @@ std::optional<std::string> CollectionBits::BitmapOf(const Hll& sketch) const {
     }
     bytes[it->second / 8] |= static_cast<uint8_t>(0x80 >> (it->second % 8));
   }
-  std::string out = "X";
-  out.reserve(1 + 2 * bytes.size());
-  for (uint8_t b : bytes) {
-    out += fmt::format("{:02x}", b);
+  // Up to the last byte with a bit set: the upsert's cast to bit(256)
+  // pads the rest with zeros, and sites with tens of collections send a
+  // few digits instead of 64.
+  size_t used = bytes.size();
+  while (used > 1 && bytes[used - 1] == 0) {
+    --used;
   }
+  std::string out = "X";
+  AppendHex(
+      out, std::string_view(reinterpret_cast<const char*>(bytes.data()), used));
   return out;
 }
 

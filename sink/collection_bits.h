@@ -33,8 +33,9 @@ class CollectionBits {
       PgConn& conn, const std::set<std::string>& names);
 
   // The bitmap of the collections an exact sketch holds, as COPY text of
-  // a bit(256) ("X" and 64 hex digits, bit 0 leftmost); nullopt when the
-  // sketch holds registers or a collection without a number.
+  // a varbit ("X" and hex digits up to the last set bit, bit 0 leftmost;
+  // cast to bit(256) it pads with zeros); nullopt when the sketch holds
+  // registers or a collection without a number.
   std::optional<std::string> BitmapOf(const Hll& sketch) const;
 
   int size() const { return static_cast<int>(by_hash_.size()); }

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "sink/collection_bits.h"
 #include "sink/delta_set.h"
+#include "sink/upsert_sql.h"
 
 namespace pulse::sink {
 
@@ -18,25 +19,6 @@ namespace {
 constexpr int64_t kSinkLockKey = 0x70756c73652e73;
 
 constexpr Grain kGrains[] = {Grain::kMinute, Grain::kHour, Grain::kDay};
-
-// Each sketch kind's table stem, name column and sketch column.
-struct KindColumns {
-  const char* table;
-  const char* name;
-  const char* sketch;
-  const char* estimate;
-};
-KindColumns ColumnsOf(Kind k) {
-  switch (k) {
-    case Kind::kCollection:
-      return {"collection", "collection", "users", "unique_users"};
-    case Kind::kUser:
-      return {"user", "user_id", "collections", "collections_count"};
-    case Kind::kIp:
-      return {"ip", "ip", "collections", "collections_count"};
-  }
-  return {"collection", "collection", "users", "unique_users"};
-}
 
 // Staging tables live for the session and empty at every commit.
 // Commits are synchronous whatever the server's default: the ingest reads
@@ -55,7 +37,7 @@ CREATE TEMP TABLE IF NOT EXISTS pulse_s_keys (
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS pulse_s_sketch (
   kind text, grain text, bucket timestamptz, name text, n bigint,
-  logins bigint, estimate bigint, sketch text, bits bit(256)
+  logins bigint, estimate bigint, sketch text, bits varbit
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS pulse_s_alert (
   id text, rule text, ip text, window_start timestamptz,
@@ -90,6 +72,7 @@ Result<Writer> Writer::Connect(const std::string& url, const SchemaInfo& schema,
   PULSE_ASSIGN_OR_RETURN(w.conn_, PgConn::Connect(url, "pulse-sink"));
   w.schema_ = schema;
   w.retention_ = retention;
+  w.upsert_sql_ = UpsertSql(schema);
   PULSE_RETURN_IF_ERROR(w.conn_.Run(kStagingSql));
   return w;
 }
@@ -286,7 +269,8 @@ Status Writer::WriteDeltas(DeltaSet& deltas, ApplyReport& report) {
   PULSE_ASSIGN_OR_RETURN(CollectionBits bits,
                          CollectionBits::LoadAndRegister(conn_, names));
 
-  // Staging rows: activity deltas, and sketch rows carrying the union.
+  // Staging rows: activity deltas, and sketch rows carrying the union
+  // and, for users and IPs, its bitmap (NULL when not known from bits).
   std::string activity;
   for (const auto& [key, count] : deltas.activity()) {
     const auto& [grain, bucket, collection, action] = key;
@@ -320,59 +304,8 @@ Status Writer::WriteDeltas(DeltaSet& deltas, ApplyReport& report) {
   PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_activity", activity));
   PULSE_RETURN_IF_ERROR(Copy(conn_, "pulse_s_sketch", sketches));
 
-  // One upsert per table: counts add; sketches union (in SQL with the
-  // extension, else already unioned above) and the estimate follows.
-  std::string hll = schema_.hll_schema;
-  std::string type = schema_.hll ? hll + ".hll" : "bytea";
-  std::string sql;
-  for (Grain g : kGrains) {
-    std::string grain(GrainName(g));
-    sql += fmt::format(
-        "INSERT INTO pulse.activity_{0} AS t (bucket, collection, action, "
-        "activity_count) SELECT bucket, collection, action, n FROM "
-        "pulse_s_activity WHERE grain = '{0}' ON CONFLICT (bucket, "
-        "collection, action) DO UPDATE SET activity_count = "
-        "t.activity_count + excluded.activity_count, updated_at = now();\n",
-        grain);
-    for (Kind k : kKinds) {
-      KindColumns c = ColumnsOf(k);
-      bool ip = k == Kind::kIp;
-      std::string sketch =
-          schema_.hll
-              ? fmt::format("{0}.hll_union(t.{1}, excluded.{1})", hll, c.sketch)
-              : fmt::format("excluded.{}", c.sketch);
-      std::string estimate =
-          schema_.hll ? fmt::format("round({}.hll_cardinality({}))::bigint",
-                                    hll, sketch)
-                      : fmt::format("excluded.{}", c.estimate);
-      // Bitmaps of user and IP rows: OR the delta's in, where the
-      // database unions sketches; without the extension the staged
-      // sketch, and so its bitmap, already is the whole union.
-      bool bitmap = k != Kind::kCollection;
-      std::string bits_column = bitmap ? ", collections_bits" : "";
-      std::string bits_value = bitmap ? ", bits" : "";
-      std::string bits_update;
-      if (bitmap) {
-        bits_update = schema_.hll ? ", collections_bits = t.collections_bits "
-                                    "| excluded.collections_bits"
-                                  : ", collections_bits = "
-                                    "excluded.collections_bits";
-      }
-      sql += fmt::format(
-          "INSERT INTO pulse.{0}_{1} AS t (bucket, {2}, activity_count, "
-          "{4}{3}, {5}{12}) SELECT bucket, name, n, {6}estimate, "
-          "sketch::{7}{13} FROM pulse_s_sketch WHERE kind = '{8}' AND "
-          "grain = '{1}' ON CONFLICT (bucket, {2}) DO UPDATE SET "
-          "activity_count = t.activity_count + excluded.activity_count, "
-          "{3} = {10}, {5} = {11}{9}{14}, updated_at = now();\n",
-          c.table, grain, c.name, c.estimate, ip ? "login_count, " : "",
-          c.sketch, ip ? "logins, " : "", type, KindCode(k),
-          ip ? ", login_count = t.login_count + excluded.login_count" : "",
-          estimate, sketch, bits_column, bits_value, bits_update);
-    }
-  }
   auto t2 = std::chrono::steady_clock::now();
-  PULSE_RETURN_IF_ERROR(conn_.Run(sql));
+  PULSE_RETURN_IF_ERROR(conn_.Run(upsert_sql_));
   auto t3 = std::chrono::steady_clock::now();
   auto ms = [](auto a, auto b) {
     return std::chrono::duration<double, std::milli>(b - a).count();

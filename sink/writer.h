@@ -105,6 +105,7 @@ class Writer {
 
   PgConn conn_;
   SchemaInfo schema_;
+  std::string upsert_sql_;  // UpsertSql(schema_)
   RetentionSettings retention_;
 };
 
