@@ -93,6 +93,7 @@ class Sink {
   int64_t applied_total_ = 0;
   std::chrono::steady_clock::time_point last_retention_{};
   std::chrono::steady_clock::time_point last_progress_{};
+  std::chrono::steady_clock::time_point fill_retry_at_{};
 };
 
 Status Sink::Connect() {
@@ -305,6 +306,21 @@ void Sink::Housekeeping() {
       m_.retention_deleted.Increment(static_cast<double>(*deleted));
     } else {
       log_.Warn("retention_failed", {{"error", deleted.status().message()}});
+    }
+  }
+  // Rows from before the collection bitmaps get theirs, a chunk at a
+  // time between batches, until one pass is done.
+  if (writer_ && now >= fill_retry_at_) {
+    constexpr int kFillRows = 1000;
+    auto filled = writer_->FillOlderBitmaps(kFillRows);
+    if (!filled.ok()) {
+      fill_retry_at_ = now + std::chrono::minutes(1);
+      log_.Warn("older_bitmaps_failed",
+                {{"error", filled.status().message()},
+                 {"retry_in_s", 60},
+                 {"effect",
+                  "older rows keep answering collection counts from "
+                  "sketches, more slowly"}});
     }
   }
   if (now - last_progress_ >= o_.progress_interval) {

@@ -15,9 +15,6 @@ namespace pulse::sink {
 
 namespace {
 
-// Serializes sinks: "pulse.sink" in ASCII.
-constexpr int64_t kSinkLockKey = 0x70756c73652e73;
-
 constexpr Grain kGrains[] = {Grain::kMinute, Grain::kHour, Grain::kDay};
 
 // Staging tables live for the session and empty at every commit.
@@ -38,6 +35,9 @@ CREATE TEMP TABLE IF NOT EXISTS pulse_s_keys (
 CREATE TEMP TABLE IF NOT EXISTS pulse_s_sketch (
   kind text, grain text, bucket timestamptz, name text, n bigint,
   logins bigint, estimate bigint, sketch text, bits varbit
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS pulse_s_bits (
+  bucket timestamptz, name text, bits varbit
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS pulse_s_alert (
   id text, rule text, ip text, window_start timestamptz,

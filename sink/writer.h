@@ -75,6 +75,15 @@ class Writer {
   // Deletes buckets older than their retention; returns rows deleted.
   Result<int64_t> EnforceRetention();
 
+  // Gives user and IP rows written before migration 004 their bitmaps,
+  // from their stored (whole) sketches: reads at most `max_rows` rows per
+  // call, in one transaction under the sink's lock, and resumes where the
+  // last call stopped. Returns the rows given a bitmap, or nullopt once
+  // the pass over the six tables is done (recorded in pulse.settings, so
+  // later starts skip it). Rows that still have none touch a collection
+  // without a number or hold registers, and stay answered from sketches.
+  Result<std::optional<int64_t>> FillOlderBitmaps(int max_rows);
+
   PgConn& conn() { return conn_; }
 
  private:
@@ -90,6 +99,8 @@ class Writer {
     const RollupMessage* claim = nullptr;  // newest claim stored
   };
   static constexpr int64_t kNoOffset = -1;
+  // Serializes sinks: "pulse.sink" in ASCII.
+  static constexpr int64_t kSinkLockKey = 0x70756c73652e73;
 
   void ApplyClaim(const RollupMessage& m, Record& rec, ApplyReport& report);
   Result<std::map<std::string, Record>> LoadRecords(
@@ -103,8 +114,18 @@ class Writer {
                       const std::string& cluster);
   std::array<EventTimeMs, 3> OldestKept() const;
 
+  Result<int64_t> FillOlderBitmapsStep(int max_rows);
+
+  // Where the pass of FillOlderBitmaps stands.
+  struct FillCursor {
+    size_t table = 0;         // of kBitmapTables
+    std::string bucket, key;  // last row read; empty: from the start
+    bool done = false;
+  };
+
   PgConn conn_;
   SchemaInfo schema_;
+  FillCursor fill_;
   std::string upsert_sql_;  // UpsertSql(schema_)
   RetentionSettings retention_;
 };

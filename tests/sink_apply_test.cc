@@ -286,5 +286,60 @@ TEST_F(SinkApplyTest, CollectionsPastTheLastBitAreAnsweredFromSketches) {
   EXPECT_EQ(answer->GetString(0, 0), "early=4 everywhere=300 late=2");
 }
 
+TEST_F(SinkApplyTest, OlderRowsGetTheirBitmapsOncePerDatabase) {
+  std::string url = SharedPgServer().CreateDatabase("sinkfill");
+  Open(url);
+  RollupMessage m = Message(0, 10, {});
+  AddUserDay(m, "u1", {"articles", "pages"});
+  AddUserDay(m, "u2", {"pages"});
+  AddUserDay(m, "u3", {"articles", "pages", "files"});
+  Hll ip_sketch;
+  ip_sketch.Add(HllHashBytes("files"));
+  m.ips.push_back(SketchDelta{Grain::kHour, kHour, "198.51.100.7", 1, 0,
+                              ip_sketch.Serialize()});
+  Apply({m});
+  const std::string kBits =
+      "SELECT string_agg(k || '=' || coalesce(b::text, 'null'), ' ' ORDER "
+      "BY k) FROM (SELECT user_id AS k, collections_bits AS b FROM "
+      "pulse.user_day UNION ALL SELECT ip, collections_bits FROM "
+      "pulse.ip_hour) x";
+  auto written = reader_.Exec(kBits);
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  ASSERT_EQ(written->GetString(0, 0).find("null"), std::string::npos);
+
+  // As rows from before migration 004: no bitmaps. A pass of one row per
+  // call gives every one back, then says it is done, and records that.
+  const std::string kForget =
+      "UPDATE pulse.user_day SET collections_bits = NULL; UPDATE "
+      "pulse.ip_hour SET collections_bits = NULL";
+  ASSERT_TRUE(reader_.Run(kForget).ok());
+  int64_t filled = 0;
+  int calls = 0;
+  for (; calls < 50; ++calls) {
+    auto step = writer_->FillOlderBitmaps(1);
+    ASSERT_TRUE(step.ok()) << step.status().ToString();
+    if (!step->has_value()) {
+      break;
+    }
+    filled += **step;
+  }
+  EXPECT_EQ(filled, 4);
+  EXPECT_GT(calls, 4);  // a row per call, and the six tables in turn
+  auto refilled = reader_.Exec(kBits);
+  ASSERT_TRUE(refilled.ok()) << refilled.status().ToString();
+  EXPECT_EQ(refilled->GetString(0, 0), written->GetString(0, 0));
+
+  // A later start skips the pass.
+  ASSERT_TRUE(reader_.Run(kForget).ok());
+  Open(url);
+  auto skipped = writer_->FillOlderBitmaps(1000);
+  ASSERT_TRUE(skipped.ok()) << skipped.status().ToString();
+  EXPECT_FALSE(skipped->has_value());
+  auto still = reader_.Exec(
+      "SELECT count(*) FROM pulse.user_day WHERE collections_bits IS NULL");
+  ASSERT_TRUE(still.ok()) << still.status().ToString();
+  EXPECT_EQ(still->GetInt(0, 0), 3);
+}
+
 }  // namespace
 }  // namespace pulse::testing

@@ -21,9 +21,8 @@
 -- (NULL | x is NULL), and the functions answer such keys from the
 -- sketches, which are still written for every row. So the bitmaps are a
 -- shortcut, never the only record.
--- TODO(#4): rows already here stay NULL (their keys are answered from
--- sketches, more slowly) until they leave the ranges asked; the sink
--- could derive their bitmaps from their exact sketches.
+-- Rows already here start NULL; the sink then derives their bitmaps from
+-- their sketches, a chunk at a time (sink/README.md).
 --
 -- No index: the dictionary has at most 256 rows and is read whole.
 
