@@ -38,8 +38,6 @@ class CollectionBits {
   // registers or a collection without a number.
   std::optional<std::string> BitmapOf(const Hll& sketch) const;
 
-  int size() const { return static_cast<int>(by_hash_.size()); }
-
  private:
   // hll_hash_text of the name (as the sketches store it) -> number.
   std::unordered_map<int64_t, int> by_hash_;

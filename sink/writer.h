@@ -78,11 +78,15 @@ class Writer {
   // Gives user and IP rows written before migration 004 their bitmaps,
   // from their stored (whole) sketches: reads at most `max_rows` rows per
   // call, in one transaction under the sink's lock, and resumes where the
-  // last call stopped. Returns the rows given a bitmap, or nullopt once
-  // the pass over the six tables is done (recorded in pulse.settings, so
-  // later starts skip it). Rows that still have none touch a collection
-  // without a number or hold registers, and stay answered from sketches.
-  Result<std::optional<int64_t>> FillOlderBitmaps(int max_rows);
+  // last call stopped. Once the pass over the six tables is done it is
+  // recorded in pulse.settings, so later starts skip it. Rows that still
+  // have none touch a collection without a number or hold registers, and
+  // stay answered from sketches.
+  struct FillProgress {
+    int64_t filled = 0;  // rows given a bitmap by this call
+    bool done = false;   // the pass is over (or was, before this start)
+  };
+  Result<FillProgress> FillOlderBitmaps(int max_rows);
 
   PgConn& conn() { return conn_; }
 
@@ -120,6 +124,7 @@ class Writer {
   struct FillCursor {
     size_t table = 0;         // of kBitmapTables
     std::string bucket, key;  // last row read; empty: from the start
+    int64_t filled = 0;       // rows given a bitmap by this pass
     bool done = false;
   };
 

@@ -31,9 +31,9 @@ constexpr const char* kFilledKey = "collection_bits.filled";
 
 }  // namespace
 
-Result<std::optional<int64_t>> Writer::FillOlderBitmaps(int max_rows) {
+Result<Writer::FillProgress> Writer::FillOlderBitmaps(int max_rows) {
   if (fill_.done) {
-    return std::optional<int64_t>();
+    return FillProgress{.filled = 0, .done = true};
   }
   PULSE_RETURN_IF_ERROR(conn_.Run("BEGIN"));
   Result<int64_t> filled = FillOlderBitmapsStep(max_rows);
@@ -42,10 +42,11 @@ Result<std::optional<int64_t>> Writer::FillOlderBitmaps(int max_rows) {
     return filled.status().WithContext("filling bitmaps of older rows");
   }
   PULSE_RETURN_IF_ERROR(conn_.Run("COMMIT"));
-  if (fill_.done) {
-    return std::optional<int64_t>();
+  fill_.filled += *filled;
+  if (fill_.done && fill_.filled > 0) {
+    Logger("sink").Info("older_bitmaps_filled", {{"rows", fill_.filled}});
   }
-  return std::optional<int64_t>(*filled);
+  return FillProgress{.filled = *filled, .done = fill_.done};
 }
 
 Result<int64_t> Writer::FillOlderBitmapsStep(int max_rows) {
@@ -132,7 +133,6 @@ Result<int64_t> Writer::FillOlderBitmapsStep(int max_rows) {
                   {kFilledKey})
             .status());
     fill_.done = true;
-    Logger("sink").Info("older_bitmaps_filled", {});
   }
   return found;
 }
