@@ -8,6 +8,7 @@
 #ifndef PULSE_SINK_ROLLUP_MESSAGE_H_
 #define PULSE_SINK_ROLLUP_MESSAGE_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,8 @@ constexpr int64_t kRollupMessageVersion = 2;
 
 // Which table of a kind: minute, hour or day buckets.
 enum class Grain : uint8_t { kMinute = 0, kHour = 1, kDay = 2 };
+constexpr std::array<Grain, 3> kAllGrains = {Grain::kMinute, Grain::kHour,
+                                             Grain::kDay};
 std::string_view GrainName(Grain g);  // "minute", "hour", "day"
 
 struct ActivityDelta {

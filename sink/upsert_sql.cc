@@ -17,11 +17,10 @@ KindColumns ColumnsOf(Kind k) {
 }
 
 std::string UpsertSql(const SchemaInfo& schema) {
-  constexpr Grain kGrains[] = {Grain::kMinute, Grain::kHour, Grain::kDay};
   std::string hll = schema.hll_schema;
   std::string type = schema.hll ? hll + ".hll" : "bytea";
   std::string sql;
-  for (Grain g : kGrains) {
+  for (Grain g : kAllGrains) {
     std::string grain(GrainName(g));
     sql += fmt::format(
         "INSERT INTO pulse.activity_{0} AS t (bucket, collection, action, "

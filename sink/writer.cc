@@ -15,8 +15,6 @@ namespace pulse::sink {
 
 namespace {
 
-constexpr Grain kGrains[] = {Grain::kMinute, Grain::kHour, Grain::kDay};
-
 // Staging tables live for the session and empty at every commit.
 // Commits are synchronous whatever the server's default: the ingest reads
 // partition_state to decide which WAL to acknowledge, so a commit must be
@@ -327,7 +325,7 @@ Status Writer::MergeStoredSketches(DeltaSet& deltas) {
   std::vector<std::string> parts;
   for (Kind k : kKinds) {
     KindColumns c = ColumnsOf(k);
-    for (Grain g : kGrains) {
+    for (Grain g : kAllGrains) {
       parts.push_back(fmt::format(
           "SELECT k.kind, k.grain, (extract(epoch FROM t.bucket) * "
           "1000)::bigint, t.{0}, t.{1}::text FROM pulse_s_keys k JOIN "

@@ -2,30 +2,29 @@
 
 #include <fmt/format.h>
 
-#include <array>
+#include <utility>
 
 #include "common/copy_text.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "sink/collection_bits.h"
+#include "sink/upsert_sql.h"
 #include "sink/writer.h"
 
 namespace pulse::sink {
 
 namespace {
 
-struct BitmapTable {
-  const char* table;
-  const char* key;
-};
-constexpr std::array<BitmapTable, 6> kBitmapTables = {{
-    {"pulse.user_day", "user_id"},
-    {"pulse.user_hour", "user_id"},
-    {"pulse.user_minute", "user_id"},
-    {"pulse.ip_day", "ip"},
-    {"pulse.ip_hour", "ip"},
-    {"pulse.ip_minute", "ip"},
-}};
+// The tables with bitmaps, in the order the pass takes them: user_<g>,
+// then ip_<g>.
+constexpr size_t kBitmapTables = 2 * kAllGrains.size();
+
+// The n-th of them: its name and key column.
+std::pair<std::string, const char*> BitmapTable(size_t n) {
+  KindColumns c = ColumnsOf(n < kAllGrains.size() ? Kind::kUser : Kind::kIp);
+  Grain g = kAllGrains[n % kAllGrains.size()];
+  return {fmt::format("pulse.{}_{}", c.table, GrainName(g)), c.name};
+}
 
 constexpr const char* kFilledKey = "collection_bits.filled";
 
@@ -70,7 +69,7 @@ Result<int64_t> Writer::FillOlderBitmapsStep(int max_rows) {
 
   // The next rows of the current table, in index order; sketches only of
   // those without a bitmap.
-  const BitmapTable& t = kBitmapTables[fill_.table];
+  const auto [table, key] = BitmapTable(fill_.table);
   bool first = fill_.bucket.empty();
   PULSE_ASSIGN_OR_RETURN(
       PgResult rows,
@@ -79,7 +78,7 @@ Result<int64_t> Writer::FillOlderBitmapsStep(int max_rows) {
                       "IS NULL THEN collections::text END FROM {0} WHERE "
                       "$1::boolean OR (bucket, {1}) > ($2::timestamptz, $3) "
                       "ORDER BY bucket, {1} LIMIT $4",
-                      t.table, t.key),
+                      table, key),
           {first ? "true" : "false",
            first ? std::nullopt : std::optional(fill_.bucket), fill_.key,
            std::to_string(max_rows)}));
@@ -94,7 +93,7 @@ Result<int64_t> Writer::FillOlderBitmapsStep(int max_rows) {
     std::optional<std::string> bytes = ParseByteaHex(rows.Get(i, 2));
     if (!bytes) {
       return Status::DataLoss(fmt::format("{}: sketch of {} is not bytea hex",
-                                          t.table, rows.GetString(i, 1)));
+                                          table, rows.GetString(i, 1)));
     }
     PULSE_ASSIGN_OR_RETURN(Hll sketch, Hll::Deserialize(*bytes));
     std::optional<std::string> bitmap = bits.BitmapOf(sketch);
@@ -115,14 +114,14 @@ Result<int64_t> Writer::FillOlderBitmapsStep(int max_rows) {
         "UPDATE {0} t SET collections_bits = s.bits::bit(256) FROM "
         "pulse_s_bits s WHERE t.bucket = s.bucket AND t.{1} = s.name AND "
         "t.collections_bits IS NULL",
-        t.table, t.key)));
+        table, key)));
   }
 
   // Move on: past these rows, or to the next table, or done.
   if (rows.rows() == max_rows) {
     fill_.bucket = rows.GetString(rows.rows() - 1, 0);
     fill_.key = rows.GetString(rows.rows() - 1, 1);
-  } else if (++fill_.table < kBitmapTables.size()) {
+  } else if (++fill_.table < kBitmapTables) {
     fill_.bucket.clear();
     fill_.key.clear();
   } else {
